@@ -1,0 +1,71 @@
+"""The events every scanner kind delivers: a completed scan, a diagnostic, a state change.
+
+Scanners run their own reader thread and hand events to an ``Emit`` callback; the callback
+must be thread-safe (the kiosk wraps it with ``loop.call_soon_threadsafe``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Literal, Union
+
+Source = Literal["scanner", "manual"]
+ScannerState = Literal["connected", "disconnected", "ended"]
+
+
+@dataclass(frozen=True)
+class ScanEvent:
+    """One completed scan (a frame) from one scanner."""
+
+    text: str
+    """Decoded text, with prefix, suffix, terminator and AIM symbology identifier removed."""
+    raw: bytes
+    """The frame's bytes as they arrived (after framing removed the terminator)."""
+    scanner: str
+    symbology: str | None = None
+    """AIM identifier such as ``]C1`` when the scanner sent one."""
+    t_first: float = 0.0
+    """``time.monotonic()`` of the frame's first byte or keystroke."""
+    t_last: float = 0.0
+    """``time.monotonic()`` of the frame's last byte or keystroke."""
+    source: Source = "scanner"
+    """``manual`` when a person typed it (keyboard burst detection), else ``scanner``."""
+
+
+@dataclass(frozen=True)
+class DiagnosticEvent:
+    """Something a technician should know: a frame discarded, bytes that did not decode."""
+
+    scanner: str
+    kind: str
+    """Short machine word: ``too_long``, ``decode_error``, ``open_failed``, ``read_error`` ..."""
+    message: str
+    raw: bytes = b""
+
+
+@dataclass(frozen=True)
+class StateEvent:
+    """A scanner was connected, lost (unplugged), or reached the end of its input."""
+
+    scanner: str
+    state: ScannerState
+    message: str = ""
+    reconnects: int = 0
+
+
+DeviceEvent = Union[ScanEvent, DiagnosticEvent, StateEvent]
+Emit = Callable[[DeviceEvent], None]
+
+
+@dataclass
+class ScannerStats:
+    """Live counters a diagnostics view shows for one scanner."""
+
+    state: str = "starting"
+    reconnects: int = 0
+    frames: int = 0
+    errors: int = 0
+    last_raw: bytes = b""
+    last_text: str = ""
+    last_error: str = ""
+    extra: dict[str, str] = field(default_factory=dict)

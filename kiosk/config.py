@@ -1,0 +1,305 @@
+"""The kiosk's configuration: pydantic models loaded from one TOML file.
+
+``load_config(path)`` returns a validated ``Config`` or raises ``ConfigError`` with one
+message naming the file, the key and the problem. Relative paths resolve against the
+config file's folder. Secrets are never in the file itself: backends name an environment
+variable or a file that holds the token, and the lead PIN is stored as a salted hash.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+VENDORS = ("jobtrack",)
+TERMINATORS = {"\r": b"\r", "\n": b"\n", "\r\n": b"\r\n", "\t": b"\t", "etx": b"\x03", "stx-etx": b"\x03", "none": b""}
+
+
+class ConfigError(Exception):
+    """A config that cannot be used. ``str()`` is the whole message for the user."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_regex(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression ({exc})") from None
+    return value
+
+
+Regex = Annotated[str, Field(min_length=1)]
+
+
+class KioskSection(_Model):
+    profile: str
+    """Profile active at the first start; afterwards the last profile a lead chose wins."""
+    journal: Path = Path("kiosk-journal.sqlite3")
+    """SQLite journal of every scan; relative paths resolve against the config file's folder."""
+    journal_retention_days: float = Field(90, gt=0)
+    """Journal rows older than this are pruned at start."""
+    allow_quit: bool = False
+    """When true, ctrl+q quits without lead authority (development machines only)."""
+    bell: bool = True
+    """Ring the terminal bell for feedback when no sound command is configured."""
+    title: str = "kiosk"
+
+
+class BackendConfig(_Model):
+    vendor: Literal["jobtrack"]
+    base_url: str
+    token_env: str | None = None
+    """Name of the environment variable holding the API token."""
+    token_file: Path | None = None
+    """File holding the API token (first line); used when token_env is not set."""
+    auth_header: str = "Authorization"
+    auth_scheme: str = "Bearer"
+    """Put before the token in the auth header; empty for the bare token."""
+    order_field: str = "order"
+    operator_field: str = "operator"
+    timeout_s: float = Field(5.0, gt=0)
+    max_requests_per_minute: float | None = Field(None, gt=0)
+    """Request budget shared by live scans and the replay sender; none means unlimited."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must start with http:// or https:// followed by a host")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> "BackendConfig":
+        if self.token_env and self.token_file:
+            raise ValueError("give token_env or token_file, not both")
+        return self
+
+
+class SoundsConfig(_Model):
+    """A shell-free command per event (split like a shell would), e.g. "aplay /opt/error.wav"."""
+
+    ok: str | None = None
+    rejected: str | None = None
+    duplicate: str | None = None
+    operator: str | None = None
+    error: str | None = None
+
+
+class ProfileConfig(_Model):
+    name: str = Field(min_length=1)
+    backend: str
+    station: str = Field(min_length=1)
+    """Job-track station code, case-sensitive."""
+    description: str | None = None
+    """Shown under the station code; the vendor's description replaces it after a check-in."""
+    operator_pattern: str | None = None
+    """A scan matching this regex is an operator badge."""
+    command_prefix: str = Field("CMD:", min_length=1)
+    job_patterns: list[str] | None = None
+    """Job identifier patterns; omitted means every other scan is a job identifier."""
+    requires_operator: bool = False
+    operator_idle_logout_s: float = Field(900, gt=0)
+    operator_wait_s: float = Field(30, ge=0)
+    duplicate_window_s: float = Field(3, ge=0)
+    ack_barcode: str | None = None
+    """A barcode that acknowledges an error screen, besides Enter, Escape and CMD:ACK."""
+    allow_manual: bool = True
+    """When false, typed (not scanned) entries are refused."""
+    offline: Literal["queue", "reject"] = "queue"
+    on_unknown: Literal["resend", "park"] = "resend"
+    sounds: SoundsConfig = SoundsConfig()
+
+    _regex_operator = field_validator("operator_pattern")(classmethod(lambda cls, v: _check_regex(v)))
+
+    @field_validator("job_patterns")
+    @classmethod
+    def _patterns(cls, value: list[str] | None) -> list[str] | None:
+        for pattern in value or []:
+            _check_regex(pattern)
+        return value
+
+
+class LeadConfig(_Model):
+    pin_hash: str | None = None
+    """Salted scrypt hash from `kiosk hash-pin`; never the PIN itself."""
+    pin_hash_env: str | None = None
+    """Environment variable holding the hash instead (keeps it out of the file)."""
+    badge_pattern: str | None = None
+    idle_s: float = Field(120, gt=0)
+    """Lead authority lapses after this many idle seconds."""
+
+    _regex_badge = field_validator("badge_pattern")(classmethod(lambda cls, v: _check_regex(v)))
+
+    @field_validator("pin_hash")
+    @classmethod
+    def _hash_format(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("scrypt$"):
+            raise ValueError("must be a hash printed by `kiosk hash-pin` (starts with scrypt$)")
+        return value
+
+
+class ScannerConfig(_Model):
+    name: str = Field(min_length=1)
+    kind: Literal["stdin", "serial", "hid"]
+    # serial
+    port: str | None = None
+    """Device path or /dev/serial/by-id/... link."""
+    vid_pid: str | None = None
+    """USB "VID:PID" in hex (e.g. "0c2e:0b61"); with serial_number to pick one of several."""
+    serial_number: str | None = None
+    baudrate: int = Field(9600, gt=0)
+    parity: Literal["N", "E", "O", "M", "S"] = "N"
+    bytesize: Literal[5, 6, 7, 8] = 8
+    stopbits: Literal[1, 1.5, 2] = 1
+    # framing
+    terminator: str = "\r"
+    """"\\r", "\\n", "\\r\\n", "\\t", "etx", "stx-etx", or "none" (idle gap ends a frame)."""
+    idle_gap_ms: float = Field(50, gt=0)
+    prefix: str = ""
+    suffix: str = ""
+    encoding: str = "utf-8"
+    max_length: int = Field(256, gt=0)
+    # hid (evdev)
+    device: str | None = None
+    """HID: device path, or a name glob such as "*Honeywell*"."""
+    layout: Literal["us", "de", "fr"] = "us"
+    grab: bool = True
+
+    @field_validator("terminator")
+    @classmethod
+    def _terminator(cls, value: str) -> str:
+        if value not in TERMINATORS:
+            raise ValueError('must be one of "\\r", "\\n", "\\r\\n", "\\t", "etx", "stx-etx", "none"')
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, value: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown text encoding {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _needs(self) -> "ScannerConfig":
+        if self.kind == "serial" and not (self.port or self.vid_pid):
+            raise ValueError("a serial scanner needs port or vid_pid")
+        if self.kind == "hid" and not (self.device or self.vid_pid):
+            raise ValueError("a hid scanner needs device or vid_pid")
+        return self
+
+
+class Config(_Model):
+    kiosk: KioskSection
+    backends: dict[str, BackendConfig]
+    profiles: list[ProfileConfig] = Field(min_length=1)
+    scanners: list[ScannerConfig] = []
+    lead: LeadConfig = LeadConfig()
+    path: Path = Path("kiosk.toml")
+    """Where this config was read from (set by load_config, not written in the file)."""
+
+    @model_validator(mode="after")
+    def _references(self) -> "Config":
+        names = [p.name for p in self.profiles]
+        for i, profile in enumerate(self.profiles):
+            if names.count(profile.name) > 1:
+                raise _KeyError(f"profiles[{i}].name", f"profile name {profile.name!r} is used twice")
+            if profile.backend not in self.backends:
+                known = ", ".join(sorted(self.backends)) or "none"
+                raise _KeyError(f"profiles[{i}].backend", f"unknown backend {profile.backend!r} (known: {known})")
+        if self.kiosk.profile not in names:
+            raise _KeyError("kiosk.profile", f"unknown profile {self.kiosk.profile!r} (known: {', '.join(names)})")
+        scanner_names = [s.name for s in self.scanners]
+        for i, scanner in enumerate(self.scanners):
+            if scanner_names.count(scanner.name) > 1:
+                raise _KeyError(f"scanners[{i}].name", f"scanner name {scanner.name!r} is used twice")
+        return self
+
+    def profile(self, name: str) -> ProfileConfig:
+        for profile in self.profiles:
+            if profile.name == name:
+                return profile
+        raise KeyError(name)
+
+    @property
+    def journal_path(self) -> Path:
+        return self.resolve(self.kiosk.journal)
+
+    def resolve(self, path: Path) -> Path:
+        return path if path.is_absolute() else self.path.parent / path
+
+
+class _KeyError(ValueError):
+    """A cross-reference problem that names its key exactly."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+        self.message = message
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _format_validation(path: Path, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+        key = _format_loc(loc) or "(top level)"
+        ctx_error = (err.get("ctx") or {}).get("error")
+        if isinstance(ctx_error, _KeyError):
+            key, msg = ctx_error.key, ctx_error.message
+        elif err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling against config.example.toml)"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{path}: {key}: {msg}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read, parse and validate the config file; raise ``ConfigError`` with a clear message."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a config file") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: cannot read the config file (permission denied)") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    if "path" in data:
+        raise ConfigError(f"{path}: path: unknown key (check the spelling against config.example.toml)")
+    try:
+        return Config.model_validate({**data, "path": path.resolve()})
+    except ValidationError as exc:
+        raise ConfigError(_format_validation(path, exc)) from None
