@@ -1,0 +1,147 @@
+"""Headless mode: the station logic with no screen, one JSON line per processed scan on stdout.
+
+Scans come from the configured scanners, or standard input when none is configured.
+Every result, replays included, is printed and flushed at once; log messages and scanner
+state changes go to stderr. It ends with status 0 at end of input or on SIGTERM/SIGINT,
+after finishing the scans already read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import time
+from typing import Any, BinaryIO, TextIO
+
+from devices.events import DeviceEvent, DiagnosticEvent, ScanEvent, StateEvent
+from devices.text import visible
+from kiosk.config import Config
+from kiosk.feedback import Feedback
+from kiosk.runtime import StartupError, build_runtime
+from kiosk.service import JournalDown
+from kiosk.station import Scan
+
+log = logging.getLogger("kiosk.headless")
+
+EXIT_JOURNAL = 3
+
+
+def build_scanners(config: Config, stdin: BinaryIO | None) -> list[Any]:
+    if not config.scanners:
+        from devices.stdin_scanner import StdinScanner
+
+        return [StdinScanner("stdin", stream=stdin)]
+    from kiosk.scanners import build_scanner
+
+    return [build_scanner(cfg, stdin=stdin) for cfg in config.scanners]
+
+
+def scan_from_event(event: ScanEvent) -> Scan:
+    return Scan(event.text, event.scanner, event.source, event.raw, event.symbology,
+                event.t_last or time.monotonic())
+
+
+async def run_headless(config: Config, *, stdin: BinaryIO | None = None, stdout: TextIO | None = None,
+                       drain_s: float = 0.0) -> int:
+    out = stdout or sys.stdout
+    err = sys.stderr
+    try:
+        runtime = build_runtime(config)
+    except StartupError as exc:
+        print(f"kiosk: {exc}", file=err)
+        return 2
+    service = runtime.service
+    feedback = Feedback(config, bell=None)
+
+    def on_result(result: Any) -> None:
+        out.write(result.as_json() + "\n")
+        out.flush()
+        feedback.play(result.outcome, service.profile)
+
+    service.subscribe(on_result)
+    loop = asyncio.get_running_loop()
+    events: asyncio.Queue[DeviceEvent | None] = asyncio.Queue()
+    stopping = asyncio.Event()
+
+    def emit(event: DeviceEvent) -> None:
+        loop.call_soon_threadsafe(events.put_nowait, event)
+
+    def on_signal() -> None:
+        stopping.set()
+        events.put_nowait(None)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, on_signal)
+        except (NotImplementedError, RuntimeError):
+            pass
+
+    await runtime.start()
+    scanners = build_scanners(config, stdin)
+    for scanner in scanners:
+        scanner.start(emit)
+    ticker = loop.create_task(_tick(service))
+    status = 0
+    live = {s.name for s in scanners}
+    try:
+        while live and not stopping.is_set():
+            event = await events.get()
+            if event is None:
+                break
+            if not await _handle(event, service, live, err):
+                status = EXIT_JOURNAL
+                break
+    finally:
+        for scanner in scanners:
+            scanner.stop()
+    # Scans already read when the stop came are processed, never dropped.
+    while status == 0 and not events.empty():
+        event = events.get_nowait()
+        if event is not None and not await _handle(event, service, set(), err):
+            status = EXIT_JOURNAL
+    if status == 0 and drain_s > 0:
+        await _drain(service, drain_s)
+    ticker.cancel()
+    waiting = service.waiting()
+    if waiting:
+        print(f"kiosk: {waiting} scan(s) still waiting to be sent; they are kept in the journal "
+              "and sent at the next start", file=err)
+    await runtime.close()
+    return status
+
+
+async def _handle(event: DeviceEvent, service: Any, live: set[str], err: TextIO) -> bool:
+    """Process one device event; False when the journal is down and scans must stop."""
+    if isinstance(event, ScanEvent):
+        try:
+            await service.process(scan_from_event(event))
+        except JournalDown as exc:
+            print(f"kiosk: {exc}. Scans are NOT being accepted: fix the journal and restart.", file=err)
+            return False
+    elif isinstance(event, StateEvent):
+        if event.state == "ended":
+            live.discard(event.scanner)
+        elif event.state == "disconnected":
+            print(f"kiosk: scanner {visible(event.scanner)} disconnected: {visible(event.message)}", file=err)
+        elif event.reconnects:
+            print(f"kiosk: scanner {visible(event.scanner)} connected again", file=err)
+    elif isinstance(event, DiagnosticEvent):
+        print(f"kiosk: scanner {visible(event.scanner)}: {visible(event.message)}", file=err)
+    err.flush()
+    return True
+
+
+async def _tick(service: Any) -> None:
+    while True:
+        await asyncio.sleep(1.0)
+        service.tick()
+
+
+async def _drain(service: Any, limit_s: float) -> None:
+    deadline = time.monotonic() + limit_s
+    while service.waiting() and time.monotonic() < deadline:
+        for sender in service.senders.values():
+            sender.wake()
+        await asyncio.sleep(0.05)

@@ -1,0 +1,64 @@
+"""One factory for everything a running kiosk needs: journal, connectors, station service.
+
+Headless mode, the Textual app, the demo and the tests all build their service here, so
+there is one way to start a station. Start-up problems (journal, token) raise
+``StartupError`` with a message for the user.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from kiosk.config import Config
+from kiosk.connectors import make_connector
+from kiosk.connectors.base import Connector
+from kiosk.journal import Journal, JournalError
+from kiosk.service import StationService
+
+
+class StartupError(Exception):
+    """The kiosk cannot start; ``str()`` says why and what to do."""
+
+
+@dataclass
+class Runtime:
+    config: Config
+    journal: Journal
+    connectors: dict[str, Connector]
+    service: StationService
+
+    async def start(self) -> None:
+        await self.service.start()
+
+    async def close(self) -> None:
+        await self.service.stop()
+        self.journal.close()
+
+
+def build_connectors(config: Config) -> dict[str, Connector]:
+    connectors: dict[str, Connector] = {}
+    for name, backend in config.backends.items():
+        if backend.token_file is not None:
+            backend = backend.model_copy(update={"token_file": config.resolve(backend.token_file)})
+        try:
+            connectors[name] = make_connector(name, backend)
+        except ValueError as exc:
+            raise StartupError(f"backend {name!r}: {exc}") from None
+    return connectors
+
+
+def build_runtime(config: Config, *, clock: Callable[[], float] = time.monotonic,
+                  wall: Callable[[], float] = time.time) -> Runtime:
+    try:
+        journal = Journal.open(config.journal_path, config.kiosk.journal_retention_days)
+    except JournalError as exc:
+        raise StartupError(str(exc)) from None
+    try:
+        connectors = build_connectors(config)
+    except StartupError:
+        journal.close()
+        raise
+    service = StationService(config, journal, connectors, clock=clock, wall=wall)
+    return Runtime(config, journal, connectors, service)

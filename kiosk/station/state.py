@@ -1,0 +1,245 @@
+"""The station's state machine: active profile, operator session, lead authority, held jobs.
+
+Every public method takes ``now`` (monotonic seconds) and returns actions; nothing here
+sleeps, reads a clock or does I/O. The invariants (checked by property tests):
+- at most one operator is logged in, and only while their idle time is under the limit;
+- lead authority exists only while its idle time is under the limit;
+- a held job is never older than the profile's ``operator_wait_s``;
+- every scan handed to ``handle`` gets exactly one Reply or Send for itself.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from kiosk.config import Config, ProfileConfig
+from kiosk.station.actions import Action, Audit, Expire, Reply, Send
+from kiosk.station.classify import Classified, Kind, classify
+from kiosk.station.pin import verify_pin
+
+_seq = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Scan:
+    text: str
+    scanner: str = "keyboard"
+    source: str = "scanner"
+    raw: bytes | None = None
+    symbology: str | None = None
+    t_last: float | None = None
+    """Monotonic time of the last byte, for latency; None when unknown."""
+    seq: int = field(default_factory=lambda: next(_seq), compare=False)
+    """Unique per process, so the service can find the journal row of a held scan."""
+
+
+@dataclass
+class OperatorSession:
+    code: str
+    since: float
+    last_active: float
+
+
+@dataclass
+class _Held:
+    scan: Scan
+    at: float
+    profile: str
+
+
+def _ago(seconds: float) -> str:
+    return f"{max(1, round(seconds))} s ago"
+
+
+class Station:
+    def __init__(self, config: Config, profile: str | None = None) -> None:
+        self.config = config
+        self.profile: ProfileConfig = config.profile(profile or config.kiosk.profile)
+        self.operator: OperatorSession | None = None
+        self.lead_who: str | None = None
+        self._lead_active_at: float | None = None
+        self._held: list[_Held] = []
+        self._sent_at: dict[tuple[str, str], float] = {}
+
+    # --- queries -------------------------------------------------------------------
+
+    @property
+    def operator_code(self) -> str | None:
+        return self.operator.code if self.operator else None
+
+    def lead_active(self, now: float) -> bool:
+        return self._lead_active_at is not None and now - self._lead_active_at < self.config.lead.idle_s
+
+    @property
+    def held_count(self) -> int:
+        return len(self._held)
+
+    @property
+    def lead_configured(self) -> bool:
+        lead = self.config.lead
+        return bool(lead.pin_hash or lead.pin_hash_env or lead.badge_pattern)
+
+    def classify(self, text: str) -> Classified:
+        return classify(text, self.profile, self.config.lead)
+
+    # --- scans ---------------------------------------------------------------------
+
+    def handle(self, scan: Scan, now: float) -> list[Action]:
+        """Decide what ``scan`` means; the first Reply/Send in the result answers it."""
+        actions: list[Action] = self.tick(now)
+        c = self.classify(scan.text)
+        if scan.source == "manual" and not self.profile.allow_manual:
+            actions.append(Reply(scan, c.kind, "rejected", "Manual entry not allowed",
+                                 ("Scan the barcode with the scanner.",)))
+            return actions
+        if c.kind is Kind.OPERATOR:
+            actions += self._login(scan, c, now)
+        elif c.kind is Kind.LEAD:
+            actions += self._lead_badge(scan, c, now)
+        elif c.kind is Kind.COMMAND:
+            actions += self._command(scan, c, now)
+        elif c.kind is Kind.JOB:
+            actions += self._job(scan, now)
+        else:
+            actions.append(Reply(scan, c.kind, "ignored", "Not a tray or order barcode",
+                                 ("This barcode is not a tray, order or PO number for this station.",)))
+        return actions
+
+    def confirm_sent(self, identifier: str, station: str, now: float) -> None:
+        """Remember a check-in that was accepted or queued, for the duplicate window."""
+        self._sent_at[(station, identifier)] = now
+        window = self.profile.duplicate_window_s
+        if len(self._sent_at) > 256:
+            self._sent_at = {k: t for k, t in self._sent_at.items() if now - t < window}
+
+    def tick(self, now: float) -> list[Action]:
+        """Timers: operator idle logout, lead lapse, held jobs that waited too long."""
+        actions: list[Action] = []
+        if self.operator and now - self.operator.last_active >= self.profile.operator_idle_logout_s:
+            code = self.operator.code
+            self.operator = None
+            actions.append(Reply(None, None, "logout", "Logged out",
+                                 (f"Operator {code} was idle and has been logged out.",)))
+            actions.append(Audit("logout", code, self.profile.name, {"reason": "idle"}))
+        if self._lead_active_at is not None and not self.lead_active(now):
+            actions.append(Audit("lead_lapsed", self.lead_who, self.profile.name))
+            self._lead_active_at = None
+            self.lead_who = None
+        while self._held and now - self._held[0].at >= self.profile.operator_wait_s:
+            held = self._held.pop(0)
+            actions.append(Expire(held.scan, "Operator required",
+                                  ("No operator badge was scanned in time: scan the tray again.",)))
+        return actions
+
+    # --- operators -----------------------------------------------------------------
+
+    def _login(self, scan: Scan, c: Classified, now: float) -> list[Action]:
+        previous = self.operator_code
+        self.operator = OperatorSession(scan.text, now, now)
+        actions: list[Action] = []
+        if previous and previous != scan.text:
+            actions.append(Audit("logout", previous, self.profile.name, {"reason": "switched"}))
+        title = "Operator switched" if previous and previous != scan.text else "Operator logged in"
+        actions.append(Reply(scan, c.kind, "operator", title, (f"Operator {scan.text}",)))
+        actions.append(Audit("login", scan.text, self.profile.name))
+        held, self._held = self._held, []
+        for h in held:
+            actions.append(self._send(h.scan, now, held=True))
+        return actions
+
+    def logout(self, scan: Scan | None, now: float, reason: str = "command") -> list[Action]:
+        code = self.operator_code
+        self.operator = None
+        if code is None:
+            return [Reply(scan, Kind.COMMAND, "logout", "No operator logged in", ())]
+        return [Reply(scan, Kind.COMMAND, "logout", "Logged out", (f"Operator {code} logged out.",)),
+                Audit("logout", code, self.profile.name, {"reason": reason})]
+
+    # --- jobs ----------------------------------------------------------------------
+
+    def _job(self, scan: Scan, now: float) -> list[Action]:
+        if self.operator:
+            self.operator.last_active = now
+        key = (self.profile.station, scan.text)
+        last = self._sent_at.get(key)
+        if last is not None and now - last < self.profile.duplicate_window_s:
+            return [Reply(scan, Kind.JOB, "duplicate", f"Already checked in {_ago(now - last)}",
+                          (f"{scan.text} at {self.profile.station}: not sent again.",))]
+        if self.profile.requires_operator and not self.operator:
+            self._held.append(_Held(scan, now, self.profile.name))
+            return [Reply(scan, Kind.JOB, "rejected", "Operator required",
+                          ("Scan your operator badge first",))]
+        return [self._send(scan, now)]
+
+    def _send(self, scan: Scan, now: float, held: bool = False) -> Send:
+        return Send(scan, self.profile.station, self.profile.backend, scan.text,
+                    self.operator_code, self.profile.name, held=held)
+
+    # --- lead and commands ---------------------------------------------------------
+
+    def _lead_badge(self, scan: Scan, c: Classified, now: float) -> list[Action]:
+        self._grant_lead(scan.text, now)
+        return [Reply(scan, c.kind, "lead", "Lead mode", ("Lead functions unlocked.",)),
+                Audit("lead_login", scan.text, self.profile.name, {"method": "badge"})]
+
+    def lead_pin(self, pin: str, now: float, pin_hash: str | None) -> list[Action]:
+        """Try a PIN typed on the lead screen; ``pin_hash`` comes from config or environment."""
+        if pin_hash and verify_pin(pin, pin_hash):
+            self._grant_lead("PIN", now)
+            return [Reply(None, Kind.LEAD, "lead", "Lead mode", ("Lead functions unlocked.",)),
+                    Audit("lead_login", "PIN", self.profile.name, {"method": "pin"})]
+        return [Reply(None, Kind.LEAD, "rejected", "Wrong PIN", ("Lead functions stay locked.",)),
+                Audit("lead_denied", None, self.profile.name, {"method": "pin"})]
+
+    def _grant_lead(self, who: str, now: float) -> None:
+        self.lead_who = who
+        self._lead_active_at = now
+
+    def lead_action(self, action: str, now: float, **detail: object) -> list[Action]:
+        """Check lead authority for ``action``; refresh it and audit when granted."""
+        if not self.lead_active(now):
+            return [Reply(None, Kind.LEAD, "rejected", "Lead authority needed",
+                          ("Scan a lead badge or enter the lead PIN first.",))]
+        self._lead_active_at = now
+        return [Audit(action, self.lead_who, self.profile.name, dict(detail))]
+
+    def end_lead(self, now: float) -> list[Action]:
+        if self._lead_active_at is None:
+            return []
+        who, self.lead_who, self._lead_active_at = self.lead_who, None, None
+        return [Audit("lead_logout", who, self.profile.name)]
+
+    def switch_profile(self, name: str, now: float, scan: Scan | None = None) -> list[Action]:
+        if not self.lead_active(now):
+            return [Reply(scan, Kind.COMMAND, "rejected", "Lead authority needed",
+                          ("Only a lead can switch the station profile.",))]
+        try:
+            new = self.config.profile(name)
+        except KeyError:
+            names = ", ".join(p.name for p in self.config.profiles)
+            return [Reply(scan, Kind.COMMAND, "rejected", "Unknown profile", (f"{name!r} is not one of: {names}",))]
+        old = self.profile
+        actions: list[Action] = []
+        if self.operator:
+            actions.append(Audit("logout", self.operator.code, old.name, {"reason": "profile switch"}))
+            self.operator = None
+        for h in self._held:
+            actions.append(Expire(h.scan, "Operator required", ("The station profile was switched.",)))
+        self._held = []
+        self.profile = new
+        self._lead_active_at = now
+        actions.insert(0, Reply(scan, Kind.COMMAND, "profile", f"Profile {new.name}",
+                                (f"Station {new.station} via {new.backend}",)))
+        actions.append(Audit("profile_switch", self.lead_who, new.name, {"from": old.name, "to": new.name}))
+        return actions
+
+    def _command(self, scan: Scan, c: Classified, now: float) -> list[Action]:
+        if c.command == "ACK":
+            return [Reply(scan, c.kind, "ack", "Acknowledged", ())]
+        if c.command == "LOGOUT":
+            return self.logout(scan, now)
+        if c.command == "PROFILE":
+            return self.switch_profile(c.argument or "", now, scan)
+        return [Reply(scan, c.kind, "ignored", "Unknown command",
+                      (f"{scan.text} is not a command this station knows.",))]
