@@ -1,0 +1,31 @@
+"""The layering rules hold: the core imports no textual, connectors import no station logic."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def loaded_modules(module: str) -> set[str]:
+    code = f"import json, sys, {module}; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    return {name.split(".")[0] if not name.startswith("kiosk") else name for name in json.loads(out.stdout)}
+
+
+@pytest.mark.parametrize("module", ["kiosk.station", "kiosk.journal", "kiosk.connectors.jobtrack",
+                                    "kiosk.service", "kiosk.headless", "kiosk.config"])
+def test_core_imports_no_textual(module):
+    assert "textual" not in loaded_modules(module)
+
+
+def test_connectors_know_nothing_of_station_logic_or_journal():
+    modules = loaded_modules("kiosk.connectors.jobtrack")
+    assert not {m for m in modules if m.startswith(("kiosk.station", "kiosk.journal", "kiosk.service"))}
+
+
+def test_station_logic_does_no_io():
+    modules = loaded_modules("kiosk.station")
+    assert not {"httpx", "sqlite3", "textual", "serial"} & modules
