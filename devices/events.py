@@ -7,7 +7,7 @@ must be thread-safe (the kiosk wraps it with ``loop.call_soon_threadsafe``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Union
+from typing import Callable, Literal, Protocol, Union
 
 Source = Literal["scanner", "manual"]
 ScannerState = Literal["connected", "disconnected", "ended"]
@@ -30,6 +30,8 @@ class ScanEvent:
     """``time.monotonic()`` of the frame's last byte or keystroke."""
     source: Source = "scanner"
     """``manual`` when a person typed it (keyboard burst detection), else ``scanner``."""
+    byte_times: tuple[float, ...] = field(default=(), compare=False, repr=False)
+    """Arrival time of each byte of ``raw`` (same length) when the scanner kind records it."""
 
 
 @dataclass(frozen=True)
@@ -69,3 +71,29 @@ class ScannerStats:
     last_text: str = ""
     last_error: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+
+    def record(self, event: "DeviceEvent") -> None:
+        """Update the counters from one event a scanner is about to emit."""
+        if isinstance(event, ScanEvent):
+            self.frames += 1
+            self.last_raw = event.raw
+            self.last_text = event.text
+        elif isinstance(event, DiagnosticEvent):
+            self.errors += 1
+            self.last_error = event.message
+        elif isinstance(event, StateEvent):
+            self.state = event.state
+            self.reconnects = event.reconnects
+            if event.state == "disconnected" and event.message:
+                self.last_error = event.message
+
+
+class Scanner(Protocol):
+    """What every scanner kind offers: a reader thread started with an ``Emit`` callback."""
+
+    name: str
+    stats: ScannerStats
+
+    def start(self, emit: Emit) -> None: ...
+
+    def stop(self) -> None: ...
