@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +106,7 @@ async def _probe(name: str, backend: BackendConfig) -> tuple[bool, str]:
 
 
 def check_journal(path: Path) -> Check:
+    """Really write: an existing journal is opened as the kiosk opens it, else a probe file."""
     part = "journal"
     folder = path.parent
     if not folder.is_dir():
@@ -112,14 +114,18 @@ def check_journal(path: Path) -> Check:
     if path.exists():
         if not path.is_file():
             return Check(part, False, f"{path} exists but is not a file", HINTS["journal"])
+        from kiosk.journal import Journal, JournalError
+
         try:
-            with open(path, "r+b"):
-                pass
-        except OSError as exc:
-            return Check(part, False, f"cannot open {path} for writing ({exc.strerror})", HINTS["journal"])
-        return Check(part, True, f"{path} is writable")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        return Check(part, False, f"folder {folder} is not writable", HINTS["journal"])
+            Journal.open(path).close()
+        except JournalError as exc:
+            return Check(part, False, str(exc), HINTS["journal"])
+        return Check(part, True, f"{path} is a healthy, writable journal")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".kiosk-doctor-"):
+            pass
+    except OSError as exc:
+        return Check(part, False, f"folder {folder} is not writable ({exc.strerror})", HINTS["journal"])
     return Check(part, True, f"{path} will be created in a writable folder")
 
 

@@ -9,6 +9,7 @@ import stat
 import pytest
 
 from kiosk.config import BackendConfig, Config, KioskSection, ProfileConfig, ScannerConfig
+from fsutil import unwritable
 from kiosk.doctor import check_journal, format_table, Check, run_doctor
 
 
@@ -81,16 +82,19 @@ def test_journal_checks(tmp_path):
     assert check_journal(existing).ok
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
 def test_journal_in_a_read_only_folder_fails(tmp_path):
     folder = tmp_path / "ro"
     folder.mkdir()
-    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
-    try:
+    with unwritable(folder):
         check = check_journal(folder / "j.sqlite3")
-    finally:
-        folder.chmod(stat.S_IRWXU)
     assert not check.ok and "not writable" in check.detail
+
+
+def test_existing_garbage_journal_fails(tmp_path):
+    bad = tmp_path / "j.sqlite3"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    check = check_journal(bad)
+    assert not check.ok and "not a kiosk journal" in check.detail
 
 
 def test_hid_scanner_not_present_fails_with_hint(tmp_path, jobtrack_sim):

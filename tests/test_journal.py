@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import kiosk.journal as journal_module
+from fsutil import unwritable
 from kiosk.journal import SCAN_FIELDS, SCHEMA_VERSION, Journal, JournalError, ScanRow, format_stats
 
 REPO = Path(__file__).resolve().parents[1]
@@ -469,27 +470,6 @@ def test_journal_from_a_newer_kiosk(path: Path) -> None:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(JournalError, match="newer kiosk"):
         Journal.open(path)
-
-
-@contextlib.contextmanager
-def unwritable(target: Path):
-    """Make a file or folder unwritable even for root (chattr +i), or skip."""
-    if os.geteuid() != 0:
-        mode = target.stat().st_mode
-        target.chmod(0o555 if target.is_dir() else 0o444)
-        try:
-            yield
-        finally:
-            target.chmod(mode)
-        return
-    made = subprocess.run(["chattr", "+i", str(target)], capture_output=True, text=True)
-    if made.returncode != 0:
-        pytest.skip("running as root, where chmod does not stop writes, and chattr +i is not available "
-                    f"here ({made.stderr.strip() or made.returncode}); the other open-failure cases still run")
-    try:
-        yield
-    finally:
-        subprocess.run(["chattr", "-i", str(target)], check=True)
 
 
 def test_read_only_file_fails_at_open(path: Path) -> None:
