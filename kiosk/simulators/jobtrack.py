@@ -1,0 +1,550 @@
+"""The job-track vendor simulator: ``POST /api/v2/job_track/stations/{code}`` over real HTTP.
+
+``JobTrackSim`` follows ../shared/vendor-docs/jobtrack-checkin.txt with the assumptions in
+the vendor-docs README (JSON body ``{"order": ..., "operator": ...}`` with configurable field
+names, 400 for every refusal except "Operator not found", which answers 404). Its stations
+and orders come from a TOML file (``load_sim_data``); ``jobtrack_demo.toml`` next to this
+module is the demo data, and ``DEMO_CODES`` lists which scan there triggers which rule.
+
+The rules run in this order, the first that applies answers:
+station not found; order not found (order number, then tray number of an active order,
+then a PO number held by exactly one order); operator not found (404); operator is a
+non-operator station; station requires an operator; station is an operator; order
+completed; order deleted; order on hold; order un-valid (unless the station allows it);
+job flow (every unmet ``requires`` message, error "Could not complete order").
+A success appends the station to the order's history and records the event.
+
+Test and demo endpoints under ``/__sim__/`` (never subject to faults, never recorded):
+- ``GET /__sim__/events``: accepted check-ins, oldest first; ``DELETE`` clears them.
+- ``GET /__sim__/requests``: every API request received (method, raw path, headers, body);
+  ``DELETE`` clears them.
+- ``GET|POST|DELETE /__sim__/faults``: fault injection, see ``JobTrackSim.set_faults``.
+- ``POST /__sim__/reset``: data, events, requests and faults back to the start.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import tomllib
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+from urllib.parse import unquote
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from kiosk.simulators.server import CLOSE_CONNECTION, Answer, CloseConnection, json_answer
+
+STATIONS_PREFIX = "/api/v2/job_track/stations/"
+CONTROL_PREFIX = "/__sim__/"
+DEMO_DATA_PATH = Path(__file__).with_name("jobtrack_demo.toml")
+
+NOT_PERFORMED = "Checkin not performed"
+FLOW_ERROR = "Could not complete order"
+STATION_NOT_FOUND = "Station not found"
+ORDER_NOT_FOUND = "Order not found"
+OPERATOR_NOT_FOUND = "Operator not found"
+OPERATOR_NOT_OPERATOR = "Operator is a non-operator station"
+REQUIRES_OPERATOR = "Station requires an operator"
+STATION_IS_OPERATOR = "Station is an operator"
+ORDER_COMPLETED = "Order already completed"
+ORDER_DELETED = "Order deleted"
+ORDER_ON_HOLD = "Order on hold"
+ORDER_UNVALID = "Order un-valid"
+INVALID_BODY = "Invalid request body"
+STANDARD_DETAILS = frozenset(
+    {
+        STATION_NOT_FOUND, ORDER_NOT_FOUND, OPERATOR_NOT_FOUND, OPERATOR_NOT_OPERATOR, REQUIRES_OPERATOR,
+        STATION_IS_OPERATOR, ORDER_COMPLETED, ORDER_DELETED, ORDER_ON_HOLD, ORDER_UNVALID, INVALID_BODY,
+    }
+)
+
+
+# --- data model -------------------------------------------------------------------------
+
+
+class SimDataError(ValueError):
+    """Simulator data that cannot be used; ``str()`` names the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Requirement(_Strict):
+    station: str = Field(min_length=1)
+    """The order must have visited this station before."""
+    message: str = Field(min_length=1)
+    """The job-flow message when it has not."""
+
+
+class Station(_Strict):
+    code: str = Field(min_length=1)
+    desc: str = ""
+    customer_desc: str = ""
+    operator: bool = False
+    """This station is an operator; its code doubles as the operator's badge."""
+    requires_operator: bool = False
+    allow_unvalid: bool = False
+    requires: list[Requirement] = []
+
+
+class Order(_Strict):
+    order_number: str = Field(min_length=1)
+    tray_number: str = ""
+    po_number: str = ""
+    state: Literal["active", "hold", "completed", "deleted"] = "active"
+    on_hold: bool = False
+    """Also on hold while completed or deleted (tests the order of the rules)."""
+    valid: bool = True
+    history: list[str] = []
+    """Stations the order has already been checked in at."""
+
+
+class SimData(_Strict):
+    stations: list[Station] = Field(min_length=1)
+    orders: list[Order] = []
+
+    @model_validator(mode="after")
+    def _references(self) -> "SimData":
+        codes = {s.code for s in self.stations}
+        seen: set[str] = set()
+        for i, station in enumerate(self.stations):
+            if station.code in seen:
+                raise ValueError(f"stations[{i}].code: station code {station.code!r} is used twice")
+            seen.add(station.code)
+            for j, req in enumerate(station.requires):
+                if req.station not in codes:
+                    raise ValueError(f"stations[{i}].requires[{j}].station: unknown station {req.station!r}")
+        seen = set()
+        for i, order in enumerate(self.orders):
+            if order.order_number in seen:
+                raise ValueError(f"orders[{i}].order_number: order number {order.order_number!r} is used twice")
+            seen.add(order.order_number)
+        return self
+
+
+def _format_errors(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors(include_url=False):
+        key = ""
+        for part in err["loc"]:
+            key += f"[{part}]" if isinstance(part, int) else ("." if key else "") + str(part)
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{key}: {msg}" if key else msg)
+    return "; ".join(lines)
+
+
+def load_sim_data(path: str | Path) -> SimData:
+    """Read and validate simulator data; raise ``SimDataError`` naming the file and key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SimDataError(f"{path}: simulator data file not found") from None
+    except UnicodeDecodeError:
+        raise SimDataError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise SimDataError(f"{path}: cannot read the simulator data file ({exc.strerror})") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SimDataError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return SimData.model_validate(raw)
+    except ValidationError as exc:
+        raise SimDataError(f"{path}: {_format_errors(exc)}") from None
+
+
+def demo_data() -> SimData:
+    return load_sim_data(DEMO_DATA_PATH)
+
+
+# --- demo codes ---------------------------------------------------------------------------
+
+
+class DemoCode(NamedTuple):
+    """One demo scan and what the simulator answers on fresh demo data."""
+
+    code: str
+    station: str
+    expected: str
+    """"accepted", or the answer's detail lines joined with " / "."""
+    operator: str | None = None
+    note: str = ""
+
+    @property
+    def accepted(self) -> bool:
+        return self.expected == "accepted"
+
+    @property
+    def details(self) -> tuple[str, ...]:
+        return () if self.accepted else tuple(self.expected.split(" / "))
+
+    @property
+    def title(self) -> str:
+        if self.accepted:
+            return ""
+        return NOT_PERFORMED if self.details[0] in STANDARD_DETAILS else FLOW_ERROR
+
+    @property
+    def status(self) -> int:
+        if self.accepted:
+            return 200
+        return 404 if self.expected == OPERATOR_NOT_FOUND else 400
+
+
+# Listed in an order that also works as one session on the same (mutating) simulator.
+DEMO_CODES: list[DemoCode] = [
+    DemoCode("72544", "LP", "accepted", note="order number (the spec's example)"),
+    DemoCode("337178", "LP", "accepted", note="tray number of an active order"),
+    DemoCode("Example", "LP", "accepted", note="PO number held by one order"),
+    DemoCode("7001", "LP", "accepted", note="tray 7001 is on a completed and an active order: the active one"),
+    DemoCode("72544", "lp", STATION_NOT_FOUND, note="station codes are case-sensitive"),
+    DemoCode("999", "lp", STATION_NOT_FOUND, note="unknown station wins over unknown order"),
+    DemoCode("999", "LP", ORDER_NOT_FOUND),
+    DemoCode("207", "LP", ORDER_NOT_FOUND, note="tray of a completed order"),
+    DemoCode("DUP", "LP", ORDER_NOT_FOUND, note="PO number held by two orders"),
+    DemoCode("PO107", "LP", ORDER_COMPLETED, note="a unique PO finds any order, not only active ones"),
+    DemoCode("999", "LP", ORDER_NOT_FOUND, operator="OP9", note="unknown order wins over unknown operator"),
+    DemoCode("72544", "LP", OPERATOR_NOT_FOUND, operator="OP9", note="answers HTTP 404"),
+    DemoCode("72544", "LP", OPERATOR_NOT_OPERATOR, operator="BC"),
+    DemoCode("72544", "INSP", OPERATOR_NOT_FOUND, operator="OP9", note="operator checks come first"),
+    DemoCode("72544", "INSP", REQUIRES_OPERATOR),
+    DemoCode("72544", "INSP", "accepted", operator="OP1001"),
+    DemoCode("72544", "OP1001", STATION_IS_OPERATOR),
+    DemoCode("102", "OP1001", STATION_IS_OPERATOR, note="station rules come before order rules"),
+    DemoCode("102", "LP", ORDER_COMPLETED),
+    DemoCode("103", "LP", ORDER_DELETED),
+    DemoCode("101", "LP", ORDER_ON_HOLD),
+    DemoCode("110", "LP", ORDER_COMPLETED, note="completed and on hold"),
+    DemoCode("111", "LP", ORDER_DELETED, note="deleted and on hold"),
+    DemoCode("104", "LP", ORDER_UNVALID),
+    DemoCode("104", "UV", "accepted", note="station UV allows un-valid orders"),
+    DemoCode("112", "LP", ORDER_ON_HOLD, note="on hold and un-valid"),
+    DemoCode("109", "AR", "Needs Backside Coat!", note="job flow: AR needs BC first"),
+    DemoCode("109", "QC", "Needs Backside Coat! / Needs AR Coating!", note="every unmet step"),
+    DemoCode("101", "AR", ORDER_ON_HOLD, note="order rules come before the job flow"),
+    DemoCode("108", "AR", "accepted", note="order 108 has been through BC"),
+]
+
+
+# --- faults -------------------------------------------------------------------------------
+
+
+class FaultError(ValueError):
+    """A fault request that cannot be used; ``str()`` says why."""
+
+
+class _FaultRequest(_Strict):
+    status: int | None = Field(None, ge=100, le=599)
+    count: int = Field(1, ge=1)
+    retry_after: int | float | str | None = None
+    delay_s: float | None = Field(None, ge=0, le=600)
+    down: bool | None = None
+    reset: bool = False
+
+
+class _Faults:
+    def __init__(self) -> None:
+        self.status: int | None = None
+        self.status_count = 0
+        self.retry_after: str | None = None
+        self.delay_s = 0.0
+        self.delay_count = 0
+        self.down = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status if self.status_count else None,
+            "status_count": self.status_count,
+            "retry_after": self.retry_after if self.status_count else None,
+            "delay_s": self.delay_s if self.delay_count else 0.0,
+            "delay_count": self.delay_count,
+            "down": self.down,
+        }
+
+
+# --- the simulator ------------------------------------------------------------------------
+
+
+def _fail(detail: str, status: int = 400) -> Answer:
+    return json_answer(status, {"error": NOT_PERFORMED, "details": [detail]})
+
+
+def _now_stamp() -> str:
+    now = datetime.now(timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def _field_text(value: Any) -> str | None:
+    """A body field as text: strings and integers are fine, missing/null is empty, else None."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+class JobTrackSim:
+    """The simulated job-track server as an app for ``SimServer``; thread-safe."""
+
+    def __init__(self, data: SimData | None = None, order_field: str = "order", operator_field: str = "operator") -> None:
+        self._initial = data if data is not None else demo_data()
+        self.order_field = order_field
+        self.operator_field = operator_field
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self.reset()
+
+    # public state, also served under /__sim__/
+
+    def reset(self) -> None:
+        with self._lock:
+            self._data = self._initial.model_copy(deep=True)
+            self._events: list[dict[str, Any]] = []
+            self._requests: list[dict[str, Any]] = []
+            self._faults = _Faults()
+
+    def events(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return copy.deepcopy(self._events)
+
+    def requests(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return copy.deepcopy(self._requests)
+
+    def faults(self) -> dict[str, Any]:
+        with self._lock:
+            return self._faults.as_json()
+
+    def set_faults(self, request: Any) -> dict[str, Any]:
+        """Arm faults from a JSON-like dict; return the new fault state.
+
+        - ``{"status": 503, "count": 5, "retry_after": 2}``: the next ``count`` (default 1)
+          API requests answer that status with a JSON error body and no check-in.
+        - ``{"delay_s": 3, "count": 1}``: the next ``count`` answers come late, after the
+          check-in was recorded.
+        - ``{"down": true}`` / ``{"down": false}``: API connections are closed without an
+          answer until switched back.
+        - ``{"reset": true}``: clear every fault first (may be combined with the others).
+        Status and delay combine (a late error answer); ``down`` wins over both.
+        """
+        if not isinstance(request, dict):
+            raise FaultError("fault request must be a JSON object")
+        try:
+            parsed = _FaultRequest.model_validate(request)
+        except ValidationError as exc:
+            raise FaultError(f"bad fault request: {_format_errors(exc)}") from None
+        given = parsed.model_fields_set
+        if "count" in given and not given & {"status", "delay_s"}:
+            raise FaultError("bad fault request: count needs status or delay_s")
+        if not given & {"status", "delay_s", "down", "reset"}:
+            raise FaultError("bad fault request: give status, delay_s, down or reset")
+        if "retry_after" in given and parsed.status is None:
+            raise FaultError("bad fault request: retry_after needs status")
+        with self._lock:
+            if parsed.reset:
+                self._faults = _Faults()
+            faults = self._faults
+            if parsed.status is not None:
+                faults.status, faults.status_count = parsed.status, parsed.count
+                faults.retry_after = None if parsed.retry_after is None else str(parsed.retry_after)
+            if parsed.delay_s is not None:
+                faults.delay_s, faults.delay_count = parsed.delay_s, parsed.count
+            if parsed.down is not None:
+                faults.down = parsed.down
+            return faults.as_json()
+
+    def clear_faults(self) -> dict[str, Any]:
+        with self._lock:
+            self._faults = _Faults()
+            return self._faults.as_json()
+
+    def stop(self) -> None:
+        """Wake answers still sleeping on a ``delay_s`` fault (called by ``SimServer.stop``)."""
+        self._stopping.set()
+
+    # HTTP
+
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Answer | CloseConnection:
+        path = raw_path.split("?", 1)[0]
+        if path.startswith(CONTROL_PREFIX):
+            return self._control(method, path, body)
+        with self._lock:
+            self._requests.append(
+                {"method": method, "raw_path": raw_path, "headers": dict(headers), "body": body.decode("utf-8", "replace")}
+            )
+            down, status_fault, delay = self._take_faults()
+        if down:
+            return CLOSE_CONNECTION
+        answer = status_fault or self._api(method, path, body)
+        if delay:
+            self._stopping.wait(delay)
+        return answer
+
+    def _take_faults(self) -> tuple[bool, Answer | None, float]:
+        faults = self._faults
+        if faults.down:
+            return True, None, 0.0
+        status_answer = None
+        if faults.status_count:
+            faults.status_count -= 1
+            extra = {"Retry-After": faults.retry_after} if faults.retry_after is not None else {}
+            assert faults.status is not None
+            status_answer = json_answer(
+                faults.status,
+                {"error": "Simulated fault", "details": [f"HTTP {faults.status} injected by the simulator"]},
+                extra,
+            )
+        delay = 0.0
+        if faults.delay_count:
+            faults.delay_count -= 1
+            delay = faults.delay_s
+        return False, status_answer, delay
+
+    def _api(self, method: str, path: str, body: bytes) -> Answer:
+        segment = path[len(STATIONS_PREFIX):] if path.startswith(STATIONS_PREFIX) else ""
+        if not segment or "/" in segment:
+            return json_answer(404, {"error": "Not found", "details": [f"No such path: {path}"]})
+        if method != "POST":
+            return json_answer(405, {"error": "Method not allowed", "details": ["Use POST"]}, {"Allow": "POST"})
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            payload = None
+        if not isinstance(payload, dict):
+            return _fail(INVALID_BODY)
+        order_id = _field_text(payload.get(self.order_field))
+        operator = _field_text(payload.get(self.operator_field))
+        if order_id is None or operator is None:
+            return _fail(INVALID_BODY)
+        return self.check_in(unquote(segment), order_id, operator or None)
+
+    def check_in(self, station_code: str, order_id: str, operator: str | None) -> Answer:
+        """Apply the rules in order (see the module docstring); record a success."""
+        with self._lock:
+            stations = {s.code: s for s in self._data.stations}
+            station = stations.get(station_code)
+            if station is None:
+                return _fail(STATION_NOT_FOUND)
+            order = self._find_order(order_id)
+            if order is None:
+                return _fail(ORDER_NOT_FOUND)
+            if operator:
+                operator_station = stations.get(operator)
+                if operator_station is None:
+                    return _fail(OPERATOR_NOT_FOUND, 404)
+                if not operator_station.operator:
+                    return _fail(OPERATOR_NOT_OPERATOR)
+            elif station.requires_operator:
+                return _fail(REQUIRES_OPERATOR)
+            if station.operator:
+                return _fail(STATION_IS_OPERATOR)
+            refusal = self._order_refusal(order, station)
+            if refusal:
+                return _fail(refusal)
+            unmet = [req.message for req in station.requires if req.station not in order.history]
+            if unmet:
+                return json_answer(400, {"error": FLOW_ERROR, "details": unmet})
+            return self._record(station, order, operator)
+
+    def _find_order(self, identifier: str) -> Order | None:
+        if not identifier:
+            return None
+        orders = self._data.orders
+        for order in orders:
+            if order.order_number == identifier:
+                return order
+        for order in orders:
+            if order.state == "active" and order.tray_number == identifier:
+                return order
+        by_po = [order for order in orders if order.po_number == identifier]
+        return by_po[0] if len(by_po) == 1 else None
+
+    @staticmethod
+    def _order_refusal(order: Order, station: Station) -> str | None:
+        if order.state == "completed":
+            return ORDER_COMPLETED
+        if order.state == "deleted":
+            return ORDER_DELETED
+        if order.state == "hold" or order.on_hold:
+            return ORDER_ON_HOLD
+        if not order.valid and not station.allow_unvalid:
+            return ORDER_UNVALID
+        return None
+
+    def _record(self, station: Station, order: Order, operator: str | None) -> Answer:
+        stamp = _now_stamp()
+        order.history.append(station.code)
+        self._events.append(
+            {
+                "station": station.code,
+                "order_number": order.order_number,
+                "tray_number": order.tray_number,
+                "po_number": order.po_number,
+                "operator": operator,
+                "statusDateTime": stamp,
+            }
+        )
+        return json_answer(
+            200,
+            {
+                "orderNumber": order.order_number,
+                "trayNumber": order.tray_number,
+                "poNumber": order.po_number,
+                "code": station.code,
+                "customerDesc": station.customer_desc,
+                "desc": station.desc,
+                "statusDateTime": stamp,
+            },
+        )
+
+    def _control(self, method: str, path: str, body: bytes) -> Answer:
+        name = path[len(CONTROL_PREFIX):].rstrip("/")
+        routes = {
+            ("GET", "events"): lambda: json_answer(200, self.events()),
+            ("DELETE", "events"): lambda: self._clear("_events"),
+            ("GET", "requests"): lambda: json_answer(200, self.requests()),
+            ("DELETE", "requests"): lambda: self._clear("_requests"),
+            ("GET", "faults"): lambda: json_answer(200, self.faults()),
+            ("DELETE", "faults"): lambda: json_answer(200, self.clear_faults()),
+            ("POST", "faults"): lambda: self._post_faults(body),
+            ("POST", "reset"): self._reset_answer,
+        }
+        route = routes.get((method, name))
+        if route is not None:
+            return route()
+        allowed = sorted(m for m, n in routes if n == name)
+        if allowed:
+            return json_answer(405, {"error": "Method not allowed", "details": [f"Use {', '.join(allowed)}"]},
+                               {"Allow": ", ".join(allowed)})
+        return json_answer(404, {"error": "Not found", "details": [f"No such simulator endpoint: {path}"]})
+
+    def _reset_answer(self) -> Answer:
+        self.reset()
+        return json_answer(200, {"reset": True})
+
+    def _clear(self, attribute: str) -> Answer:
+        with self._lock:
+            getattr(self, attribute).clear()
+        return json_answer(200, [])
+
+    def _post_faults(self, body: bytes) -> Answer:
+        try:
+            request = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return json_answer(400, {"error": "Bad fault request", "details": ["body is not JSON"]})
+        try:
+            return json_answer(200, self.set_faults(request))
+        except FaultError as exc:
+            return json_answer(400, {"error": "Bad fault request", "details": [str(exc)]})
