@@ -13,12 +13,12 @@ from __future__ import annotations
 import errno
 import os
 import select
-import threading
 import time
 from dataclasses import replace
 from typing import Callable, Protocol
 
-from devices.events import DeviceEvent, Emit, ScannerStats, StateEvent
+from devices.events import DeviceEvent, ScannerStats, StateEvent
+from devices.reader_thread import ReaderThread
 from devices.framing import Framer, FramingSpec
 from devices.hid_keymaps import EV_KEY, InputEventReader, KeyDecoder
 from devices.ports import PortNotFound, find_input_device
@@ -82,7 +82,7 @@ def hid_framing(spec: FramingSpec | None) -> FramingSpec:
     return spec
 
 
-class HidScanner:
+class HidScanner(ReaderThread):
     def __init__(
         self,
         name: str,
@@ -96,6 +96,7 @@ class HidScanner:
         clock: Callable[[], float] = time.monotonic,
         poll_s: float = 0.5,
     ) -> None:
+        super().__init__()
         if not (device or vid_pid):
             raise ValueError("a hid scanner needs device or vid_pid")
         self.name = name
@@ -108,21 +109,7 @@ class HidScanner:
         self._opener = opener
         self._clock = clock
         self._poll_s = poll_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._emit: Emit = lambda event: None
         self._opens = 0
-
-    def start(self, emit: Emit) -> None:
-        self._emit = emit
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"scanner-{self.name}", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=1.0)
 
     def locate(self) -> str:
         return find_input_device(self._device, self._vid_pid)
@@ -191,13 +178,3 @@ class HidScanner:
                 out += framer.feed(text.encode("utf-8"), min(event.time + offset, now))
         return out
 
-    def _send_all(self, events: list[DeviceEvent]) -> None:
-        for event in events:
-            self._send(event)
-
-    def _send(self, event: DeviceEvent) -> None:
-        self.stats.record(event)
-        try:
-            self._emit(event)
-        except Exception as exc:  # a broken callback must not kill the reader
-            self.stats.last_error = f"emit failed: {exc!r}"

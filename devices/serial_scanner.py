@@ -12,14 +12,14 @@ already been emitted, a partial frame is reported as an ``incomplete`` diagnosti
 from __future__ import annotations
 
 import errno
-import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
 
 import serial
 
-from devices.events import DeviceEvent, Emit, ScannerStats, StateEvent
+from devices.events import ScannerStats, StateEvent
+from devices.reader_thread import ReaderThread
 from devices.framing import Framer, FramingSpec
 from devices.ports import PortNotFound, find_serial_port, resolve_port
 
@@ -125,7 +125,7 @@ def plain_read_error(exc: BaseException) -> str:
     return f"device disconnected ({text.removeprefix('read failed: ')})"
 
 
-class SerialScanner:
+class SerialScanner(ReaderThread):
     def __init__(
         self,
         name: str,
@@ -137,6 +137,7 @@ class SerialScanner:
         backoff_start_s: float = 0.1,
         backoff_max_s: float = 1.0,
     ) -> None:
+        super().__init__()
         self.name = name
         self.settings = settings
         self.stats = ScannerStats()
@@ -145,21 +146,7 @@ class SerialScanner:
         self._clock = clock
         self._read_timeout = read_timeout
         self._backoff = (backoff_start_s, backoff_max_s)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._emit: Emit = lambda event: None
         self._opens = 0
-
-    def start(self, emit: Emit) -> None:
-        self._emit = emit
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"scanner-{self.name}", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=1.0)
 
     # -- reader thread ----------------------------------------------------------------
 
@@ -203,16 +190,6 @@ class SerialScanner:
             self._send_all(self._framer.feed(data, now) if data else self._framer.poll(now))
         return None
 
-    def _send_all(self, events: list[DeviceEvent]) -> None:
-        for event in events:
-            self._send(event)
-
-    def _send(self, event: DeviceEvent) -> None:
-        self.stats.record(event)
-        try:
-            self._emit(event)
-        except Exception as exc:  # a broken callback must not kill the reader
-            self.stats.last_error = f"emit failed: {exc!r}"
 
 
 def _close_quietly(port: serial.Serial) -> None:

@@ -11,18 +11,18 @@ from __future__ import annotations
 import os
 import select
 import sys
-import threading
 import time
 from dataclasses import replace
 from typing import BinaryIO, Callable
 
-from devices.events import DeviceEvent, Emit, ScannerStats, StateEvent
+from devices.events import ScannerStats, StateEvent
+from devices.reader_thread import ReaderThread
 from devices.framing import Framer, FramingSpec
 
 _POLL_S = 0.05
 
 
-class StdinScanner:
+class StdinScanner(ReaderThread):
     def __init__(
         self,
         name: str = "stdin",
@@ -30,26 +30,13 @@ class StdinScanner:
         spec: FramingSpec | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__()
         self.name = name
         self.stats = ScannerStats()
         self._stream = stream
         spec = spec or FramingSpec()
         self._framer = Framer(name, replace(spec, terminator="\r\n", partial_timeout_s=None))
         self._clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._emit: Emit = lambda event: None
-
-    def start(self, emit: Emit) -> None:
-        self._emit = emit
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"scanner-{self.name}", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=1.0)
 
     # -- reader thread ----------------------------------------------------------------
 
@@ -82,16 +69,6 @@ class StdinScanner:
                 return
             yield data
 
-    def _send_all(self, events: list[DeviceEvent]) -> None:
-        for event in events:
-            self._send(event)
-
-    def _send(self, event: DeviceEvent) -> None:
-        self.stats.record(event)
-        try:
-            self._emit(event)
-        except Exception as exc:  # a broken callback must not kill the reader
-            self.stats.last_error = f"emit failed: {exc!r}"
 
 
 def _fileno(stream: BinaryIO) -> int | None:
