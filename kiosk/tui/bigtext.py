@@ -1,0 +1,179 @@
+"""Letters several rows tall, readable from across the shop floor (``BigText``).
+
+A 3x5 pixel block font for A-Z, 0-9 and common punctuation. Each pixel is drawn with
+full blocks (two cells wide, one row tall) when the text fits the width, else with half
+blocks (one cell, half a row). Text the font cannot draw (e.g. letters outside A-Z after
+removing accents) falls back to bold plain text, so nothing a vendor says is ever lost.
+Input is data: it is turned visible first and never parsed as markup.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from rich.text import Text
+from textual.geometry import Size
+from textual.widget import Widget
+
+from devices.text import visible
+
+_FONT_ROWS = """
+A .#. #.# ### #.# #.#
+B ##. #.# ##. #.# ##.
+C .## #.. #.. #.. .##
+D ##. #.# #.# #.# ##.
+E ### #.. ##. #.. ###
+F ### #.. ##. #.. #..
+G .## #.. #.# #.# .##
+H #.# #.# ### #.# #.#
+I ### .#. .#. .#. ###
+J ..# ..# ..# #.# .#.
+K #.# #.# ##. #.# #.#
+L #.. #.. #.. #.. ###
+M #.# ### ### #.# #.#
+N ##. #.# #.# #.# #.#
+O .#. #.# #.# #.# .#.
+P ##. #.# ##. #.. #..
+Q .#. #.# #.# ##. .##
+R ##. #.# ##. #.# #.#
+S .## #.. .#. ..# ##.
+T ### .#. .#. .#. .#.
+U #.# #.# #.# #.# ###
+V #.# #.# #.# #.# .#.
+W #.# #.# ### ### #.#
+X #.# #.# .#. #.# #.#
+Y #.# #.# .#. .#. .#.
+Z ### ..# .#. #.. ###
+0 ### #.# #.# #.# ###
+1 .#. ##. .#. .#. ###
+2 ##. ..# .#. #.. ###
+3 ##. ..# .#. ..# ##.
+4 #.# #.# ### ..# ..#
+5 ### #.. ##. ..# ##.
+6 .## #.. ### #.# ###
+7 ### ..# .#. .#. .#.
+8 ### #.# ### #.# ###
+9 ### #.# ### ..# ##.
+! .#. .#. .#. ... .#.
+? ##. ..# .#. ... .#.
+. ... ... ... ... .#.
+, ... ... ... .#. #..
+: ... .#. ... .#. ...
+; ... .#. ... .#. #..
+- ... ... ### ... ...
++ ... .#. ### .#. ...
+= ... ### ... ### ...
+_ ... ... ... ... ###
+/ ..# ..# .#. #.. #..
+' .#. .#. ... ... ...
+" #.# #.# ... ... ...
+( ..# .#. .#. .#. ..#
+) #.. .#. .#. .#. #..
+< ..# .#. #.. .#. ..#
+> #.. .#. ..# .#. #..
+# #.# ### #.# ### #.#
+% #.# ..# .#. #.. #.#
+* #.# .#. #.# ... ...
+& .#. #.# .#. #.# .##
+"""
+
+FONT: dict[str, tuple[str, ...]] = {" ": ("...",) * 5}
+for _line in _FONT_ROWS.strip().splitlines():
+    _char, *_rows = _line.split(" ")
+    FONT[_char] = tuple(_rows)
+
+_HALF = {(False, False): " ", (True, False): "▀", (False, True): "▄", (True, True): "█"}
+
+
+def _drawable(text: str) -> str | None:
+    """Upper-cased text without accents, or None when the font cannot draw it."""
+    plain = unicodedata.normalize("NFKD", text)
+    plain = "".join(ch for ch in plain if not unicodedata.combining(ch)).upper()
+    return plain if all(ch in FONT for ch in plain) else None
+
+
+def _wrap(words: list[str], per_line: int) -> list[str] | None:
+    lines: list[str] = []
+    current = ""
+    for word in words:
+        if len(word) > per_line:
+            return None
+        candidate = f"{current} {word}" if current else word
+        if len(candidate) <= per_line:
+            current = candidate
+        else:
+            lines.append(current)
+            current = word
+    if current:
+        lines.append(current)
+    return lines
+
+
+def _draw_line(line: str, full: bool) -> list[str]:
+    glyphs = [FONT[ch] for ch in line]
+    if full:
+        return [" ".join("".join("██" if px == "#" else "  " for px in g[row]) for g in glyphs)
+                for row in range(5)]
+    out = []
+    for top in (0, 2, 4):
+        cells = []
+        for g in glyphs:
+            upper, lower = g[top], g[top + 1] if top + 1 < 5 else "..."
+            cells.append("".join(_HALF[(a == "#", b == "#")] for a, b in zip(upper, lower)))
+        out.append(" ".join(cells))
+    return out
+
+
+def big_lines(text: str, width: int, max_lines: int = 3) -> list[str] | None:
+    """The rows drawing ``text`` in block letters within ``width`` cells, or None if it cannot."""
+    plain = _drawable(visible(text).replace("\n", " "))
+    if plain is None or not plain.strip():
+        return None
+    words = plain.split()
+    for full, cell in ((True, 7), (False, 4)):
+        lines = _wrap(words, max(1, (width + 1) // cell))
+        if lines is not None and len(lines) <= max_lines:
+            rows: list[str] = []
+            for i, line in enumerate(lines):
+                if i:
+                    rows.append("")
+                rows.extend(_draw_line(line, full))
+            return rows
+    return None
+
+
+class BigText(Widget):
+    """Shows one message in block letters; falls back to bold plain text when it cannot."""
+
+    DEFAULT_CSS = """
+    BigText { height: auto; width: 1fr; }
+    """
+
+    def __init__(self, text: str = "", *, max_lines: int = 3, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._text = text
+        self.max_lines = max_lines
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    def update(self, text: str) -> None:
+        self._text = text
+        self.refresh(layout=True)
+
+    def _lines(self, width: int) -> list[str] | None:
+        return big_lines(self._text, width, self.max_lines)
+
+    def render(self) -> Text:
+        lines = self._lines(self.size.width)
+        if lines is None:
+            return Text(visible(self._text, keep_newlines=True), style="bold", justify="center")
+        return Text("\n".join(lines), justify="center", no_wrap=True, overflow="crop")
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        lines = self._lines(width)
+        if lines is None:
+            return max(1, Text(visible(self._text, keep_newlines=True)).wrap(self.app.console, max(1, width)).__len__())
+        return len(lines)

@@ -1,0 +1,223 @@
+"""The main screen's parts: station bar, result panel, scan history, counters, health line.
+
+Every scanned or vendor value goes through ``plain()``: a rich ``Text`` of the visible
+form of the value, so markup-like or control characters show literally and never act.
+Widgets only show what the service reports; the app decides when to update them.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime
+from typing import Iterable, Mapping
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+from devices.text import visible, visible_bytes
+from kiosk.results import ScanResult
+from kiosk.tui.bigtext import BigText
+
+MARKS = {
+    "ok": "✓", "rejected": "✗", "parked": "✗", "error": "⚠", "journal": "⚠", "queued": "⟳",
+    "duplicate": "=", "operator": "●", "logout": "○", "lead": "★", "profile": "⇄", "ack": "✓",
+    "ignored": "–",
+}
+HISTORY_ROWS = 50
+
+
+def plain(value: object, style: str = "") -> Text:
+    """Data as a Text that shows exactly what it holds (controls as tokens, no markup)."""
+    return Text("" if value is None else visible(str(value), keep_newlines=True), style=style)
+
+
+def local_time(ts: str) -> str:
+    """``HH:MM:SS`` local time of an ISO UTC stamp; the stamp itself when it does not parse."""
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone().strftime("%H:%M:%S")
+    except ValueError:
+        return ts
+
+
+def duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+class StationBar(Static):
+    """Station code and description, active profile, operator and how long they are logged in."""
+
+    def show(self, *, station: str, description: str, profile: str, operator: str | None,
+             logged_in_s: float | None, lead: bool) -> None:
+        text = Text()
+        text.append_text(plain(station, "bold reverse"))
+        text.append("  ")
+        text.append_text(plain(description, "bold"))
+        text.append("   profile ")
+        text.append_text(plain(profile, "bold"))
+        text.append("   ")
+        if operator is None:
+            text.append("no operator", style="italic")
+        else:
+            text.append("operator ")
+            text.append_text(plain(operator, "bold"))
+            text.append(f" ({duration(logged_in_s or 0)})")
+        if lead:
+            text.append("   LEAD MODE", style="bold reverse")
+        self.update(text)
+
+
+class ResultPanel(Vertical):
+    """The last result, big: a headline in block letters and the facts below it."""
+
+    STYLES = ("-idle", "-ok", "-queued", "-duplicate", "-info", "-notice", "-prompt", "-rejected", "-error")
+
+    def compose(self) -> ComposeResult:
+        yield BigText("READY", id="result-headline")
+        yield Static(id="result-facts")
+
+    def on_mount(self) -> None:
+        self.add_class("-idle")
+        self.query_one("#result-facts", Static).update(Text("Scan a tray or order barcode."))
+
+    @property
+    def style_name(self) -> str:
+        return next((c for c in self.STYLES if self.has_class(c)), "-idle")
+
+    @property
+    def headline(self) -> str:
+        return self.query_one("#result-headline", BigText).text
+
+    @property
+    def facts(self) -> str:
+        return str(self.query_one("#result-facts", Static).content)
+
+    def show(self, style: str, headline: str, facts: Text) -> None:
+        self.remove_class(*self.STYLES)
+        self.add_class(style)
+        self.query_one("#result-headline", BigText).update(headline)
+        self.query_one("#result-facts", Static).update(facts)
+
+
+def result_facts(result: ScanResult, station_desc: str = "") -> Text:
+    """The lines under a headline: order, tray, PO, station, time, then the details."""
+    text = Text()
+    pairs = [("Order", result.order_number), ("Tray", result.tray_number), ("PO", result.po_number)]
+    for label, value in pairs:
+        if value:
+            text.append(f"{label} ", style="dim")
+            text.append_text(plain(value, "bold"))
+            text.append("    ")
+    if result.outcome == "ok":
+        text.append("Station ", style="dim")
+        text.append_text(plain(result.station, "bold"))
+        desc = result.station_desc or station_desc
+        if desc:
+            text.append(" ")
+            text.append_text(plain(desc))
+        text.append("    ")
+    text.append(local_time(result.ts), style="bold")
+    if result.scan:
+        text.append("\nScanned ", style="dim")
+        text.append_text(plain(result.scan, "bold"))
+    for line in result.details:
+        text.append("\n")
+        text.append_text(plain(line))
+    return text
+
+
+def history_message(result: ScanResult) -> Text:
+    text = plain(result.title, "bold")
+    if result.details:
+        text.append("  ")
+        text.append_text(plain(" / ".join(result.details)))
+    return text
+
+
+class ScanHistory(DataTable):
+    """Recent results, newest first: time, scan, order/tray, message, status mark."""
+
+    COLUMNS = ("Time", "Scan", "Order / tray", "Message", "")
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(cursor_type="none", show_cursor=False, zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+        self.can_focus = False
+        self.results: deque[ScanResult] = deque(maxlen=HISTORY_ROWS)
+
+    def on_mount(self) -> None:
+        self.add_columns(*self.COLUMNS)
+
+    def add_result(self, result: ScanResult) -> None:
+        self.results.appendleft(result)
+        self.clear()
+        for r in self.results:
+            order = " / ".join(v for v in (r.order_number, r.tray_number) if v)
+            mark = MARKS.get(r.outcome, "?")
+            self.add_row(plain(local_time(r.ts)), plain(r.scan, "bold"), plain(order), history_message(r),
+                         Text(mark, style=f"bold {_MARK_STYLE.get(r.outcome, '')}"))
+
+
+_MARK_STYLE = {"ok": "green", "rejected": "red", "parked": "red", "error": "magenta", "queued": "yellow",
+               "duplicate": "cyan"}
+
+
+class SessionCounters(Static):
+    """Session counts and the outbox: ok, rejected, queued, errors, duplicates, waiting, parked."""
+
+    def show(self, counts: Mapping[str, int], waiting: int, parked: int) -> None:
+        text = Text()
+        for label, key, style in (("ok", "ok", "bold green"), ("rejected", "rejected", "bold red"),
+                                  ("queued", "queued", "bold yellow"), ("errors", "error", "bold magenta"),
+                                  ("duplicates", "duplicate", "bold cyan")):
+            text.append(f"{label} ")
+            text.append(str(counts.get(key, 0)), style=style)
+            text.append("   ")
+        text.append(f"{waiting} waiting to send", style="bold yellow" if waiting else "")
+        text.append("   ")
+        text.append(f"{parked} parked", style="bold red" if parked else "")
+        self.update(text)
+
+
+class HealthLine(Static):
+    """Scanners and backends at a glance: ready / offline with the last error."""
+
+    def show(self, scanners: Iterable[tuple[str, str]], backends: Iterable[tuple[str, int, str]]) -> None:
+        text = Text()
+        text.append("Scanners: ", style="bold")
+        for name, state in scanners:
+            good = state in ("ready", "connected")
+            text.append_text(plain(name))
+            text.append(f" {state}  ", style="green" if good else "bold red")
+        text.append("  Backend: ", style="bold")
+        for name, failures, last_error in backends:
+            text.append_text(plain(name))
+            if failures:
+                text.append(f" OFFLINE ({failures} failed", style="bold red")
+                if last_error:
+                    text.append(": ", style="bold red")
+                    text.append_text(plain(last_error, "bold red"))
+                text.append(")  ", style="bold red")
+            else:
+                text.append(" online  ", style="green")
+        self.update(text)
+
+
+def scanner_table(stats: Mapping[str, object]) -> Table:
+    """Each scanner's ``ScannerStats``: state, reconnects, frames, errors, last frame raw and escaped."""
+    table = Table(expand=True, title="Scanners", title_justify="left")
+    for column in ("Scanner", "State", "Reconnects", "Frames", "Errors", "Last frame (hex)", "Last frame",
+                   "Last error"):
+        table.add_column(column)
+    for name, s in stats.items():
+        raw: bytes = getattr(s, "last_raw", b"") or b""
+        table.add_row(plain(name), plain(getattr(s, "state", "?")), str(getattr(s, "reconnects", 0)),
+                      str(getattr(s, "frames", 0)), str(getattr(s, "errors", 0)), Text(raw.hex(" ")),
+                      Text(visible_bytes(raw)), plain(getattr(s, "last_error", "")))
+    return table
