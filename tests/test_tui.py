@@ -146,6 +146,19 @@ async def test_hold_order_shows_red_modal_until_enter(sim, tmp_path):
         assert not isinstance(app.screen, AttentionScreen)
 
 
+async def test_after_ack_the_panel_shows_the_refusal_not_the_earlier_success(sim, tmp_path):
+    async with kiosk(write_config(tmp_path, sim[1].url)) as (app, pilot):
+        await scan(pilot, "72544")
+        await until(pilot, lambda: panel(app).style_name == "-ok")
+        await scan(pilot, "101")
+        await until(pilot, lambda: isinstance(app.screen, AttentionScreen))
+        await pilot.press("enter")
+        await pilot.pause()
+        assert panel(app).style_name == "-rejected"
+        assert "101" in panel(app).headline and "OK" not in panel(app).headline
+        assert "Order on hold" in panel(app).facts
+
+
 async def test_job_flow_error_shows_vendor_text(sim, tmp_path):
     async with kiosk(write_config(tmp_path, sim[1].url, profile="ar")) as (app, pilot):
         await scan(pilot, "109")

@@ -226,9 +226,9 @@ class KioskApp(App[int], inherit_bindings=False):
         outcome = result.outcome
         background = result.replay and self._processing is None
         if outcome == "parked" or (outcome == "rejected" and result.http_status is not None):
-            self._raise_attention(result, "-rejected")
+            self._show_under_attention(result, "-rejected", "NOT CHECKED IN", background)
         elif outcome == "error":
-            self._raise_attention(result, "-error")
+            self._show_under_attention(result, "-error", "NOT SENT", background)
         elif background:
             if outcome == "ok":
                 note = Text("Sent later and checked in: ")
@@ -259,6 +259,17 @@ class KioskApp(App[int], inherit_bindings=False):
         else:
             self._panel("-info", result.title, result_facts(result))
         self._play(result)
+
+    def _show_under_attention(self, result: ScanResult, style: str, headline: str, background: bool) -> None:
+        """Raise the full-screen error; a live scan's panel shows it too, so after the
+        acknowledgement the panel never still shows an earlier, greener result."""
+        if not background:
+            self._job_shown = True
+            facts = plain(result.title, "bold")
+            facts.append("\n")
+            facts.append_text(result_facts(result))
+            self._panel(style, f"{headline} {result.scan}", facts)
+        self._raise_attention(result, style)
 
     def _panel(self, style: str, headline: str, facts: Text) -> None:
         try:
