@@ -494,3 +494,33 @@ async def test_device_events_from_a_reader_thread_are_taken_in_order(sim, tmp_pa
         await until(pilot, lambda: len(app.results) == 2)
         assert [(r.scan, r.scanner, r.outcome) for r in app.results] == [
             ("72544", "serial1", "ok"), ("7001", "serial1", "ok")]
+
+
+# --- device scanners ------------------------------------------------------------------
+
+
+async def test_serial_scanner_feeds_the_screen_and_diagnostics(sim, tmp_path):
+    import os
+
+    from kiosk.config import ScannerConfig
+    from kiosk.scanners import build_scanner
+
+    master, slave = os.openpty()
+    link = tmp_path / "usb-Scanner-if00"
+    link.symlink_to(os.ttyname(slave))
+    config = write_config(tmp_path, sim[1].url)
+    scanner = build_scanner(ScannerConfig(name="bench", kind="serial", port=str(link), terminator="\r"))
+    app = KioskApp(build_runtime(config), scanners=[scanner])
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: scanner.stats.state == "connected")
+            os.write(master, b"]E072544\r")
+            await until(pilot, lambda: app.results)
+            result = app.results[-1]
+            assert (result.scan, result.scanner, result.outcome) == ("72544", "bench", "ok")
+            assert panel(app).style_name == "-ok"
+            assert app.scanner_stats["bench"].frames == 1
+        assert scanner._thread is not None and not scanner._thread.is_alive()  # stopped on unmount
+    finally:
+        os.close(master)
+        os.close(slave)

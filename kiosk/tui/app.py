@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 from rich.text import Text
 from textual import events
@@ -25,12 +25,13 @@ from textual.app import App
 from textual.binding import Binding
 from textual.widgets import Static
 
-from devices.events import DeviceEvent, ScanEvent
+from devices.events import DeviceEvent, Scanner, ScanEvent
 from kiosk.config import Config
 from kiosk.feedback import Feedback
 from kiosk.journal import JournalError
 from kiosk.results import ScanResult
 from kiosk.runtime import Runtime, StartupError, build_runtime
+from kiosk.scanners import build_scanner
 from kiosk.service import JournalDown, iso_now
 from kiosk.station.state import Scan
 from kiosk.tui.keyboard import KeyboardScans, scan_from_event
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 INFO_OUTCOMES = frozenset({"operator", "logout", "lead", "profile", "ack", "ignored"})
 TICK_S = 1.0
+RESULTS_KEPT = 1000
 
 
 class KioskApp(App[int], inherit_bindings=False):
@@ -59,17 +61,20 @@ class KioskApp(App[int], inherit_bindings=False):
     ]
 
     def __init__(self, runtime: Runtime, *, clock: Callable[[], float] = time.monotonic,
-                 scanner_stats: Mapping[str, object] | None = None, feedback: Feedback | None = None) -> None:
+                 scanners: Sequence[Scanner] = (), scanner_stats: Mapping[str, object] | None = None,
+                 feedback: Feedback | None = None) -> None:
         super().__init__()
         self.runtime = runtime
         self.service = runtime.service
         self.config: Config = runtime.config
         self.clock = clock
-        self.scanner_stats: Mapping[str, object] = scanner_stats or {}
+        self.scanners = list(scanners)
+        """Device scanners the app starts on mount and stops on unmount (the keyboard is built in)."""
+        self.scanner_stats: Mapping[str, object] = scanner_stats or {s.name: s.stats for s in self.scanners}
         self.keyboard = KeyboardScans(clock)
         self.feedback = feedback or Feedback(self.config, bell=self.bell)
-        self.results: list[ScanResult] = []
-        """Every result shown this session, oldest first."""
+        self.results: deque[ScanResult] = deque(maxlen=RESULTS_KEPT)
+        """The latest results shown this session, oldest first."""
         self.refused: list[Scan] = []
         """Scans not taken because the journal was down."""
         self._pending: deque[Scan] = deque()
@@ -101,10 +106,14 @@ class KioskApp(App[int], inherit_bindings=False):
         except JournalDown as exc:
             self._journal_down(str(exc))
         self.run_worker(self._process_scans(), name="scans", group="scans")
+        for scanner in self.scanners:
+            scanner.start(self.submit_event)
         self.set_interval(TICK_S, self.tick)
-        self.refresh_status()
+        self.call_after_refresh(self.refresh_status)
 
     async def on_unmount(self) -> None:
+        for scanner in self.scanners:
+            scanner.stop()
         await self.close_runtime()
 
     async def close_runtime(self) -> None:
@@ -513,7 +522,14 @@ async def run_tui(config: Config, *, scanner_stats: Mapping[str, object] | None 
     except StartupError as exc:
         print(f"kiosk: cannot start: {exc}", file=sys.stderr)
         return 2
-    app = KioskApp(runtime, scanner_stats=scanner_stats)
+    try:
+        # The keyboard is this screen's own scanner; stdin-kind entries are for headless mode.
+        scanners = [build_scanner(c) for c in config.scanners if c.kind != "stdin"]
+    except ValueError as exc:
+        await runtime.close()
+        print(f"kiosk: cannot start: {exc}", file=sys.stderr)
+        return 2
+    app = KioskApp(runtime, scanners=scanners, scanner_stats=scanner_stats)
     try:
         await app.run_async()
     finally:
