@@ -1,7 +1,10 @@
 """A token bucket per backend, shared by live scans and the replay sender.
 
 ``try_take(now)`` never waits (live scans queue instead of blocking the operator);
-``wait_time(now)`` tells the sender how long until the next token.
+``wait_time(now)`` tells the sender how long until the next token. The bucket holds a
+small burst and refills at (budget - burst) per minute, so no 60-second window ever holds
+more requests than the budget: a vendor enforcing "120 per minute" never answers 429
+because of us.
 """
 
 from __future__ import annotations
@@ -9,8 +12,10 @@ from __future__ import annotations
 
 class TokenBucket:
     def __init__(self, per_minute: float | None, burst: float | None = None) -> None:
-        self.rate = (per_minute or 0) / 60.0
-        self.capacity = burst if burst is not None else max(1.0, (per_minute or 0) / 12)
+        budget = per_minute or 0
+        self.capacity = burst if burst is not None else max(1.0, budget / 12)
+        refill = budget - self.capacity if budget > self.capacity else budget
+        self.rate = refill / 60.0
         self.tokens = self.capacity
         self._at: float | None = None
 
