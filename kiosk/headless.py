@@ -3,7 +3,9 @@
 Scans come from the configured scanners, or standard input when none is configured.
 Every result, replays included, is printed and flushed at once; log messages and scanner
 state changes go to stderr. It ends with status 0 at end of input or on SIGTERM/SIGINT,
-after finishing the scans already read.
+after finishing the scans already read (``--drain`` waits for the outbox only at end of
+input). Status 2: the kiosk cannot start (config, journal, token); status 3: the journal
+stopped taking writes while running, so scans are no longer accepted.
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ from kiosk.station import Scan
 
 log = logging.getLogger("kiosk.headless")
 
+EXIT_STARTUP = 2
 EXIT_JOURNAL = 3
+JOURNAL_CHECK_S = 0.5
+"""How often an idle kiosk checks whether the sender found the journal down."""
 
 
 def build_scanners(config: Config, stdin: BinaryIO | None) -> list[Any]:
@@ -51,7 +56,7 @@ async def run_headless(config: Config, *, stdin: BinaryIO | None = None, stdout:
         runtime = build_runtime(config)
     except StartupError as exc:
         print(f"kiosk: {exc}", file=err)
-        return 2
+        return EXIT_STARTUP
     service = runtime.service
     feedback = Feedback(config, bell=None)
 
@@ -78,16 +83,30 @@ async def run_headless(config: Config, *, stdin: BinaryIO | None = None, stdout:
         except (NotImplementedError, RuntimeError):
             pass
 
-    await runtime.start()
+    try:
+        await runtime.start()
+    except JournalDown as exc:
+        _journal_down(exc, err)
+        await runtime.close()
+        return EXIT_JOURNAL
     scanners = build_scanners(config, stdin)
     for scanner in scanners:
         scanner.start(emit)
+    print(f"kiosk: ready at station {visible(service.profile.station)} (profile {visible(service.profile.name)}); "
+          f"scanners: {', '.join(visible(s.name) for s in scanners)}", file=err, flush=True)
     ticker = loop.create_task(_tick(service))
     status = 0
     live = {s.name for s in scanners}
     try:
         while live and not stopping.is_set():
-            event = await events.get()
+            try:
+                event = await asyncio.wait_for(events.get(), JOURNAL_CHECK_S)
+            except asyncio.TimeoutError:
+                if service.journal_error:
+                    _journal_down(service.journal_error, err)
+                    status = EXIT_JOURNAL
+                    break
+                continue
             if event is None:
                 break
             if not await _handle(event, service, live, err):
@@ -96,20 +115,35 @@ async def run_headless(config: Config, *, stdin: BinaryIO | None = None, stdout:
     finally:
         for scanner in scanners:
             scanner.stop()
-    # Scans already read when the stop came are processed, never dropped.
+    # Scans already read when the stop came are processed, never dropped: a reader thread
+    # may have handed some over (call_soon_threadsafe) that the loop has not run yet.
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
     while status == 0 and not events.empty():
         event = events.get_nowait()
         if event is not None and not await _handle(event, service, set(), err):
             status = EXIT_JOURNAL
-    if status == 0 and drain_s > 0:
+    if status == 0 and drain_s > 0 and not stopping.is_set():
         await _drain(service, drain_s)
     ticker.cancel()
-    waiting = service.waiting()
+    waiting = _safe_waiting(service)
     if waiting:
         print(f"kiosk: {waiting} scan(s) still waiting to be sent; they are kept in the journal "
               "and sent at the next start", file=err)
     await runtime.close()
     return status
+
+
+def _journal_down(error: object, err: TextIO) -> None:
+    print(f"kiosk: {error}. Scans are NOT being accepted: fix the journal and restart.", file=err)
+    err.flush()
+
+
+def _safe_waiting(service: Any) -> int:
+    try:
+        return service.waiting()
+    except Exception:
+        return 0
 
 
 async def _handle(event: DeviceEvent, service: Any, live: set[str], err: TextIO) -> bool:
@@ -118,15 +152,16 @@ async def _handle(event: DeviceEvent, service: Any, live: set[str], err: TextIO)
         try:
             await service.process(scan_from_event(event))
         except JournalDown as exc:
-            print(f"kiosk: {exc}. Scans are NOT being accepted: fix the journal and restart.", file=err)
+            _journal_down(exc, err)
             return False
     elif isinstance(event, StateEvent):
         if event.state == "ended":
             live.discard(event.scanner)
         elif event.state == "disconnected":
             print(f"kiosk: scanner {visible(event.scanner)} disconnected: {visible(event.message)}", file=err)
-        elif event.reconnects:
-            print(f"kiosk: scanner {visible(event.scanner)} connected again", file=err)
+        elif event.state == "connected" and event.scanner != "stdin":
+            again = " again" if event.reconnects else ""
+            print(f"kiosk: scanner {visible(event.scanner)} connected{again}", file=err)
     elif isinstance(event, DiagnosticEvent):
         print(f"kiosk: scanner {visible(event.scanner)}: {visible(event.message)}", file=err)
     err.flush()
@@ -141,7 +176,7 @@ async def _tick(service: Any) -> None:
 
 async def _drain(service: Any, limit_s: float) -> None:
     deadline = time.monotonic() + limit_s
-    while service.waiting() and time.monotonic() < deadline:
+    while _safe_waiting(service) and time.monotonic() < deadline and not service.journal_error:
         for sender in service.senders.values():
             sender.wake()
         await asyncio.sleep(0.05)

@@ -234,6 +234,7 @@ class Journal:
         self.path = path
         self._clock = clock
         self._lock = threading.RLock()
+        self._identity: tuple[int, int] | None = None
 
     # -- opening ----------------------------------------------------------------------
 
@@ -278,6 +279,7 @@ class Journal:
                 self._prune(retention_days)
                 # Proves at open, not at the first scan, that the journal can be written.
                 self._put_setting("journal.opened_ts", self._now())
+            self._identity = _file_identity(self.path)
         except sqlite3.Error as exc:
             raise JournalError(_explain(exc, self.path)) from exc
 
@@ -333,6 +335,7 @@ class Journal:
         """One committed transaction; SQLite errors become ``JournalError``."""
         with self._lock:
             conn = self._db()
+            self._check_not_moved()
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -345,6 +348,13 @@ class Journal:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise JournalError(_explain(exc, self.path)) from exc
+
+    def _check_not_moved(self) -> None:
+        """SQLite goes on writing to a journal file that was deleted or moved away (in WAL
+        mode it does not notice), and those scans would be gone at the next start."""
+        if self._identity is not None and _file_identity(self.path) != self._identity:
+            raise JournalError(f"{self.path}: the journal file was deleted or moved while the kiosk was running: "
+                               "cannot write the journal; restore the file or its folder and restart")
 
     def _read(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
         with self._lock:
@@ -436,6 +446,16 @@ class Journal:
             params.append(int(limit))
         return [_row_to_scan(r) for r in self._read(sql, params)]
 
+    def outbox_count(self, backend: str | None = None) -> int:
+        """How many rows ``outbox(backend)`` would return, without reading them."""
+        marks = ", ".join("?" * len(OUTBOX_STATUSES))
+        sql = f"SELECT count(*) FROM scans WHERE status IN ({marks})"
+        params: list[Any] = list(OUTBOX_STATUSES)
+        if backend is not None:
+            sql += " AND backend = ?"
+            params.append(backend)
+        return self._read(sql, params)[0][0]
+
     def parked(self) -> list[ScanRow]:
         """Parked rows (waiting for a lead), oldest id first."""
         return [_row_to_scan(r) for r in
@@ -523,6 +543,14 @@ class Journal:
     def integrity_check(self) -> str:
         """The text of ``PRAGMA integrity_check``: "ok" when the journal is sound."""
         return "\n".join(r[0] for r in self._read("PRAGMA integrity_check"))
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _check_location(path: Path) -> None:

@@ -6,6 +6,10 @@ Scans are processed one at a time, in arrival order. A job scan is written to th
 before anything is sent. It goes out live only when nothing for its backend is waiting in
 the outbox (so nothing overtakes an earlier scan) and the request budget allows; otherwise
 it waits in the outbox and the backend's sender (``kiosk.sender``) delivers it in order.
+At most one request per backend is in flight: a live scan goes out only when the outbox
+(which holds the sender's row in flight, status ``sending``) is empty, and the sender waits
+while a live scan of its backend is in flight. Under ``offline = "reject"`` a scan is never
+queued, so while earlier scans wait it is refused rather than sent ahead of them.
 Results go to the subscribers: the front ends show them, headless prints them.
 """
 
@@ -61,6 +65,8 @@ class StationService:
         self._lock = asyncio.Lock()
         self._held_rows: dict[int, int] = {}
         self.inflight: set[int] = set()
+        self._live: dict[str, int] = {}
+        """Backend -> journal id of the live scan in flight there (the sender waits for it)."""
         self.buckets = {name: TokenBucket(b.max_requests_per_minute) for name, b in config.backends.items()}
         self.senders = {name: Sender(self, name) for name in config.backends}
 
@@ -80,8 +86,9 @@ class StationService:
             sender.start()
 
     def _settle_interrupted(self, row: ScanRow) -> None:
-        policy = self._profile_for(row).on_unknown
-        if policy == "park":
+        profile = self._profile_for(row)
+        # A reject profile never queues: its operator was never told, so a lead must decide.
+        if profile.on_unknown == "park" or profile.offline == "reject":
             self._write(row.id, status="parked", outcome="parked", title="Unknown whether checked in",
                         details=("The kiosk stopped while this check-in was being sent.",
                                  "Check the job in the vendor system, then retry or dismiss."))
@@ -111,7 +118,11 @@ class StationService:
         return self.station.profile
 
     def waiting(self, backend: str | None = None) -> int:
-        return len(self.journal.outbox(backend))
+        return self.journal.outbox_count(backend)
+
+    def live_in_flight(self, backend: str) -> bool:
+        """True while a live scan of ``backend`` waits for its answer."""
+        return backend in self._live
 
     def parked(self) -> list[ScanRow]:
         return self.journal.parked()
@@ -153,6 +164,17 @@ class StationService:
             self.journal.add_event(audit.kind, audit.who, audit.profile, audit.detail or None)
         except Exception as exc:
             self._journal_failed(exc)
+
+    def _read(self, query: Callable[[], object]) -> object:
+        """A journal read on the scan path; a failure stops the kiosk like a failed write."""
+        try:
+            return query()
+        except Exception as exc:
+            self._journal_failed(exc)
+            raise AssertionError("unreachable")
+
+    def _waiting(self, backend: str) -> int:
+        return self._read(lambda: self.waiting(backend))  # type: ignore[return-value]
 
     def _journal_failed(self, exc: BaseException) -> None:
         self.journal_error = f"The scan journal cannot be written: {exc}"
@@ -229,14 +251,19 @@ class StationService:
         sender = self.senders[send.backend]
         now = self.clock()
         row_id = self._held_rows.pop(scan.seq, None)
-        live = profile.offline == "reject" or (not self.journal.outbox(send.backend, limit=1)
-                                              and not sender.blocked(now))
+        waiting = self._waiting(send.backend)
+        reject = profile.offline == "reject"
+        if reject and waiting:
+            return self._final(scan, row_id, send, "error", "Not sent: earlier scans are waiting",
+                               (f"{waiting} earlier scan(s) for this server are still waiting to be sent.",
+                                "Scan again when they have gone out."))
+        live = reject or (not waiting and not sender.blocked(now))
         if live and not self.buckets[send.backend].try_take(now):
-            live = profile.offline == "reject"
-            if live:
+            if reject:
                 wait = self.buckets[send.backend].wait_time(now)
                 return self._final(scan, row_id, send, "error", "Request budget used up",
                                    (f"Too many scans for this backend: try again in {wait:.0f} s.",))
+            live = False
         status = "sending" if live else "pending"
         if row_id is None:
             row_id = self._add(scan, "job", status, send.operator, send.backend)
@@ -245,15 +272,17 @@ class StationService:
         if not live:
             self.station.confirm_sent(send.identifier, send.station, now)
             sender.wake()
-            waiting = self.waiting(send.backend)
+            waiting = self._waiting(send.backend)
             return self._result_for(scan, row_id, "queued", "Saved. Will be sent when the connection is back.",
                                     (f"{waiting} waiting",), send=send, waiting=waiting, replay=send.held)
         self.inflight.add(row_id)
+        self._live[send.backend] = row_id
         try:
-            outcome = await self.connectors[send.backend].check_in(
-                CheckIn(send.station, send.identifier, send.operator))
+            outcome = await self._check_in(send.backend, CheckIn(send.station, send.identifier, send.operator))
         finally:
             self.inflight.discard(row_id)
+            del self._live[send.backend]
+            sender.wake()
         latency_ms = (self.clock() - scan.t_last) * 1000 if scan.t_last is not None else None
         result = self._settle(row_id, scan, send, outcome, attempts=1, origin="held" if send.held else "live",
                               latency_ms=latency_ms)
@@ -305,12 +334,12 @@ class StationService:
                 return self._result_for(scan, row_id, "parked", "Unknown whether checked in", details,
                                         send=send, replay=replay, latency_ms=latency_ms)
             delay = retry_after if retry_after is not None else backoff_delay(sender.failures)
-            sender.note_failure(delay)
+            sender.note_failure(delay, title)
             self._write(row_id, status="queued", outcome="queued", title=title, details=details,
                         http_status=status_code, next_attempt_at=self.wall() + delay, **common)
             self.station.confirm_sent(send.identifier, send.station, self.clock())
             sender.wake()
-            waiting = self.waiting(send.backend)
+            waiting = self._waiting(send.backend)
             if from_sender:
                 return None
             return self._result_for(scan, row_id, "queued", "Saved. Will be sent when the connection is back.",
@@ -357,13 +386,22 @@ class StationService:
         self._write(row.id, status="sending", attempts=row.attempts + 1)
         self.inflight.add(row.id)
         try:
-            outcome = await self.connectors[row.backend].check_in(CheckIn(row.station, row.text, row.operator))
+            outcome = await self._check_in(row.backend, CheckIn(row.station, row.text, row.operator))
         finally:
             self.inflight.discard(row.id)
         result = self._settle(row.id, send.scan, send, outcome, attempts=row.attempts + 1,
                               origin="sender", latency_ms=None)
         if result is not None:
             self.emit(result)
+
+    async def _check_in(self, backend: str, request: CheckIn) -> Outcome:
+        """The connector's outcome; a connector bug becomes a final (non-retryable) answer,
+        so one bad row can neither crash the kiosk nor block its backend's outbox."""
+        try:
+            return await self.connectors[backend].check_in(request)
+        except Exception as exc:
+            log.exception("connector %s failed", backend)
+            return BadAnswer(f"The kiosk could not send this check-in: {type(exc).__name__}: {exc}")
 
     # --- lead functions ------------------------------------------------------------
 
@@ -392,6 +430,10 @@ class StationService:
             self._audit(a)
 
     def dismiss_parked(self, scan_id: int, why: str) -> bool:
+        """Dismiss a parked scan; the event records the lead (who) and ``why`` (required)."""
+        row = self.journal.get(scan_id)
+        if row is None or row.status != "parked" or not why.strip():
+            return False
         if not self.lead_action("dismiss", scan_id=scan_id, why=why):
             return False
         self._write(scan_id, status="dismissed")
