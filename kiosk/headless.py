@@ -43,11 +43,6 @@ def build_scanners(config: Config, stdin: BinaryIO | None) -> list[Any]:
     return [build_scanner(cfg, stdin=stdin) for cfg in config.scanners]
 
 
-def scan_from_event(event: ScanEvent) -> Scan:
-    return Scan(event.text, event.scanner, event.source, event.raw, event.symbology,
-                event.t_last or time.monotonic())
-
-
 async def run_headless(config: Config, *, stdin: BinaryIO | None = None, stdout: TextIO | None = None,
                        drain_s: float = 0.0) -> int:
     out = stdout or sys.stdout
@@ -67,11 +62,22 @@ async def run_headless(config: Config, *, stdin: BinaryIO | None = None, stdout:
 
     service.subscribe(on_result)
     loop = asyncio.get_running_loop()
-    events: asyncio.Queue[DeviceEvent | None] = asyncio.Queue()
+    events: asyncio.Queue[DeviceEvent | Scan | None] = asyncio.Queue()
     stopping = asyncio.Event()
 
+    def arrive(event: DeviceEvent) -> None:
+        if not isinstance(event, ScanEvent):
+            events.put_nowait(event)
+            return
+        scan = Scan.from_event(event)
+        try:
+            service.receive(scan)  # on disk on arrival, ids in arrival order
+        except JournalDown:
+            pass  # processing it reports the journal failure and stops the kiosk
+        events.put_nowait(scan)
+
     def emit(event: DeviceEvent) -> None:
-        loop.call_soon_threadsafe(events.put_nowait, event)
+        loop.call_soon_threadsafe(arrive, event)
 
     def on_signal() -> None:
         stopping.set()
@@ -85,6 +91,8 @@ async def run_headless(config: Config, *, stdin: BinaryIO | None = None, stdout:
 
     try:
         await runtime.start()
+        for scan in service.recover_received():
+            events.put_nowait(scan)
     except JournalDown as exc:
         _journal_down(exc, err)
         await runtime.close()
@@ -146,11 +154,11 @@ def _safe_waiting(service: Any) -> int:
         return 0
 
 
-async def _handle(event: DeviceEvent, service: Any, live: set[str], err: TextIO) -> bool:
+async def _handle(event: DeviceEvent | Scan, service: Any, live: set[str], err: TextIO) -> bool:
     """Process one device event; False when the journal is down and scans must stop."""
-    if isinstance(event, ScanEvent):
+    if isinstance(event, Scan):
         try:
-            await service.process(scan_from_event(event))
+            await service.process(event)
         except JournalDown as exc:
             _journal_down(exc, err)
             return False

@@ -8,6 +8,8 @@ so a scan is on disk before anything is sent or shown. A journal that cannot be 
 checked or written raises ``JournalError`` whose text says what is wrong and what to do.
 
 Scan status model (column ``status``):
+- ``received`` written on arrival, not yet handled by the station logic (it had to wait,
+  e.g. behind an error screen); handled first after a restart
 - ``sending``  written, an attempt is (or was, at a crash) in flight
 - ``pending``  written, waiting in the outbox behind earlier scans, never attempted
 - ``queued``   an attempt failed transiently (unreachable, 5xx, 429); waits for the sender
@@ -40,7 +42,7 @@ from typing import IO, Any, Iterable
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 5000
 
-STATUSES = ("sending", "pending", "queued", "done", "parked", "dismissed")
+STATUSES = ("received", "sending", "pending", "queued", "done", "parked", "dismissed")
 OUTBOX_STATUSES = ("sending", "pending", "queued")
 PRUNABLE_STATUSES = ("done", "dismissed")
 
@@ -458,8 +460,15 @@ class Journal:
 
     def parked(self) -> list[ScanRow]:
         """Parked rows (waiting for a lead), oldest id first."""
+        return self._with_status("parked")
+
+    def received(self) -> list[ScanRow]:
+        """Rows taken in but not yet handled by the station logic, oldest id first."""
+        return self._with_status("received")
+
+    def _with_status(self, status: str) -> list[ScanRow]:
         return [_row_to_scan(r) for r in
-                self._read(f"SELECT {_COLUMNS} FROM scans WHERE status = 'parked' ORDER BY id")]
+                self._read(f"SELECT {_COLUMNS} FROM scans WHERE status = ? ORDER BY id", (status,))]
 
     def count_status(self, status: str) -> int:
         return self._read("SELECT count(*) FROM scans WHERE status = ?", (status,))[0][0]

@@ -64,6 +64,9 @@ class StationService:
         self._listeners: list[Listener] = []
         self._lock = asyncio.Lock()
         self._held_rows: dict[int, int] = {}
+        """Scan seq -> journal row of a job scan waiting for an operator badge."""
+        self._received: dict[int, int] = {}
+        """Scan seq -> journal row written on arrival by ``receive``."""
         self.inflight: set[int] = set()
         self._live: dict[str, int] = {}
         """Backend -> journal id of the live scan in flight there (the sender waits for it)."""
@@ -148,6 +151,13 @@ class StationService:
     def _add(self, scan: Scan, kind: str | None, status: str, operator: str | None,
              backend: str, outcome: str | None = None, title: str | None = None,
              details: tuple[str, ...] = ()) -> int:
+        """Write the scan's row: a new one, or the row ``receive`` wrote when it arrived."""
+        received = self._received.pop(scan.seq, None)
+        if received is not None:
+            self._write(received, kind=kind or "unknown", status=status, outcome=outcome, title=title,
+                        details=details, operator=operator, backend=backend, profile=self.profile.name,
+                        station=self.profile.station)
+            return received
         raw = scan.raw if scan.raw is not None and scan.raw != scan.text.encode("utf-8") else None
         try:
             return self.journal.add_scan(
@@ -183,6 +193,26 @@ class StationService:
 
     # --- scans ---------------------------------------------------------------------
 
+    def receive(self, scan: Scan) -> int:
+        """Write a scan that must wait (behind an error screen, behind a burst) durably now,
+        before it is handled; ``process`` later completes the same row."""
+        if self.journal_error:
+            raise JournalDown(self.journal_error)
+        kind = self.station.classify(scan.text).kind.value
+        scan_id = self._add(scan, kind, "received", self.station.operator_code, self.profile.backend)
+        self._received[scan.seq] = scan_id
+        return scan_id
+
+    def recover_received(self) -> list[Scan]:
+        """Scans a previous run took in but never handled, oldest first, to process before new ones."""
+        rows = self._read(self.journal.received)
+        scans = []
+        for row in rows:  # type: ignore[attr-defined]
+            scan = Scan(row.text, row.scanner, row.source, row.raw, row.symbology)
+            self._received[scan.seq] = row.id
+            scans.append(scan)
+        return scans
+
     async def process(self, scan: Scan) -> ScanResult:
         """Handle one scan completely; results also go to the subscribers."""
         if self.journal_error:
@@ -217,14 +247,16 @@ class StationService:
                     self._write(row_id, title=action.title, details=action.details)
             if result is None:
                 continue
-            if scan is not None and action.scan is scan and answer is None:
-                answer = result
+            if action.scan is scan and answer is None:
+                answer = result  # the reply to this scan (or, with no scan, to this call)
             else:
                 self.emit(result)
-        if actions and isinstance(actions[-1], Audit) and actions[-1].kind == "profile_switch":
+        if any(isinstance(a, Audit) and a.kind == "profile_switch" for a in actions):
             self._save_profile()
         if answer is None:
             answer = self._result_for(scan or Scan(""), None, "ignored", "Nothing to do")
+            if scan is None:
+                return answer  # a timer or lead call with nothing to report
         self.emit(answer)
         return answer
 

@@ -165,3 +165,22 @@ def test_hostile_scans_never_crash_it_nor_reach_stderr_raw(burst_sim: BurstSim, 
     assert_clean_stderr(proc.stderr)
     with Journal.open(tmp_path / "journal.sqlite3") as journal:
         assert [journal.get(line["id"]).text for line in lines] == [line["scan"] for line in lines]
+
+
+def test_scans_received_but_not_handled_are_processed_first_at_the_next_start(burst_sim: BurstSim,
+                                                                              write_config) -> None:
+    from kiosk.config import load_config
+    from kiosk.runtime import build_runtime
+    from kiosk.station import Scan
+
+    config = write_config(burst_sim.url)
+    runtime = build_runtime(load_config(config))
+    waiting = [runtime.service.receive(Scan(order_code(n), scanner="bench")) for n in (7, 8)]
+    runtime.journal.close()  # the previous run stopped before handling them
+    proc = run_kiosk(config, f"{order_code(9)}\n".encode())
+    assert proc.returncode == 0, proc.stderr
+    lines = json_lines(proc.stdout)
+    assert [(line["id"], line["scan"], line["scanner"], line["outcome"]) for line in lines] == [
+        (waiting[0], order_code(7), "bench", "ok"), (waiting[1], order_code(8), "bench", "ok"),
+        (waiting[1] + 1, order_code(9), "stdin", "ok")]
+    assert burst_sim.delivered() == [order_code(n) for n in (7, 8, 9)]

@@ -524,3 +524,22 @@ async def test_serial_scanner_feeds_the_screen_and_diagnostics(sim, tmp_path):
     finally:
         os.close(master)
         os.close(slave)
+
+
+async def test_scan_held_behind_an_error_screen_survives_a_restart(sim, tmp_path):
+    config = write_config(tmp_path, sim[1].url)
+    async with kiosk(config) as (app, pilot):
+        await scan(pilot, "101")
+        await until(pilot, lambda: isinstance(app.screen, AttentionScreen))
+        await scan(pilot, "72544")  # held: the red screen is not acknowledged
+        await pilot.pause()
+        held = app.service.journal.received()
+        assert [(r.text, r.status) for r in held] == [("72544", "received")]
+        # the station PC goes down here: the red screen was never acknowledged
+    assert sim[0].events() == []
+    async with kiosk(config) as (app, pilot):
+        await until(pilot, lambda: app.results)
+        result = app.results[-1]
+        assert (result.id, result.scan, result.outcome) == (held[0].id, "72544", "ok")
+        assert app.service.journal.received() == []
+    assert [e["order_number"] for e in sim[0].events()] == ["72544"]

@@ -11,8 +11,10 @@ sleeps, reads a clock or does I/O. The invariants (checked by property tests):
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass, field
 
+from devices.events import ScanEvent
 from kiosk.config import Config, ProfileConfig
 from kiosk.station.actions import Action, Audit, Expire, Reply, Send
 from kiosk.station.classify import Classified, Kind, classify
@@ -32,6 +34,11 @@ class Scan:
     """Monotonic time of the last byte, for latency; None when unknown."""
     seq: int = field(default_factory=lambda: next(_seq), compare=False)
     """Unique per process, so the service can find the journal row of a held scan."""
+
+    @classmethod
+    def from_event(cls, event: ScanEvent) -> "Scan":
+        return cls(event.text, event.scanner, event.source, event.raw, event.symbology,
+                   event.t_last or time.monotonic())
 
 
 @dataclass

@@ -34,7 +34,7 @@ from kiosk.runtime import Runtime, StartupError, build_runtime
 from kiosk.scanners import build_scanner
 from kiosk.service import JournalDown, iso_now
 from kiosk.station.state import Scan
-from kiosk.tui.keyboard import KeyboardScans, scan_from_event
+from kiosk.tui.keyboard import KeyboardScans
 from kiosk.tui.screens import (AttentionScreen, ConfigScreen, DiagnosticsScreen, JournalDownScreen, LeadMenuScreen,
                                LeadScreen, MainScreen, ParkedScreen, PinScreen, ProfileScreen)
 from kiosk.tui.widgets import HealthLine, ResultPanel, ScanHistory, SessionCounters, StationBar, plain, result_facts
@@ -89,7 +89,6 @@ class KioskApp(App[int], inherit_bindings=False):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread_id = threading.get_ident()
         self._runtime_closed = False
-        self._lead_reply: ScanResult | None = None
         self.title = self.config.kiosk.title
 
     # --- lifecycle ------------------------------------------------------------------
@@ -103,6 +102,8 @@ class KioskApp(App[int], inherit_bindings=False):
         self.service.subscribe(self._on_result)
         try:
             await self.runtime.start()
+            self._pending.extend(self.service.recover_received())
+            self._wake.set()
         except JournalDown as exc:
             self._journal_down(str(exc))
         self.run_worker(self._process_scans(), name="scans", group="scans")
@@ -132,6 +133,12 @@ class KioskApp(App[int], inherit_bindings=False):
         if self._attention and self._is_ack(scan.text):
             self.acknowledge()
             return
+        try:
+            self.service.receive(scan)  # on disk before it is shown as held or waits its turn
+        except (JournalDown, JournalError) as exc:
+            self._journal_down(str(exc))
+            self._refuse(scan)
+            return
         self._pending.append(scan)
         self._wake.set()
         self._show_held()
@@ -139,7 +146,7 @@ class KioskApp(App[int], inherit_bindings=False):
     def submit_event(self, event: DeviceEvent) -> None:
         """A scanner's ``Emit`` callback (any thread): scans are taken, other events refresh the status."""
         if isinstance(event, ScanEvent):
-            self.submit_scan_threadsafe(scan_from_event(event))
+            self.submit_scan_threadsafe(Scan.from_event(event))
         elif self._loop is not None and threading.get_ident() != self._thread_id:
             self._loop.call_soon_threadsafe(self.refresh_status)
         else:
@@ -218,10 +225,6 @@ class KioskApp(App[int], inherit_bindings=False):
         if threading.get_ident() != self._thread_id and self._loop is not None:
             self._loop.call_soon_threadsafe(self._on_result, result)
             return
-        if result.outcome == "ignored" and not result.scan:
-            return  # timers and lead functions with nothing to report
-        if not result.scan:
-            self._lead_reply = result  # lead functions answer their callers through the subscribers
         self.results.append(result)
         self._note_latency(result)
         try:
@@ -461,8 +464,8 @@ class KioskApp(App[int], inherit_bindings=False):
             self.action_lead()
 
     async def try_lead_pin(self, pin: str) -> bool:
-        await self.service.lead_pin(pin)
-        if not self._lead_active():  # the service reported "Wrong PIN" to the subscribers
+        reply = await self.service.lead_pin(pin)
+        if reply.outcome != "lead":
             return False
         self._close_lead_screens()
         self._open_lead_menu()
@@ -494,16 +497,12 @@ class KioskApp(App[int], inherit_bindings=False):
 
     async def switch_profile(self, name: str) -> str:
         """Ask the service to switch; on success go back to the main screen."""
-        self._lead_reply = None
-        await self.service.switch_profile(name)
+        reply = await self.service.switch_profile(name)
         self.refresh_status()
-        reply = self._lead_reply
-        if reply is not None and reply.outcome == "profile":
+        if reply.outcome == "profile":
             self._close_lead_screens()
             return reply.title
-        if reply is not None:
-            return " ".join((reply.title,) + reply.details)
-        return "Profile not switched."
+        return " ".join((reply.title,) + reply.details)
 
     # --- key lockdown ---------------------------------------------------------------
 

@@ -3,8 +3,7 @@
 The keyboard always acts as a scanner input (a keyboard-wedge scanner types its barcode and
 Enter; there is no field to click). ``devices.wedge.WedgeDetector`` collects the keys and
 tells a scanner's burst (``source="scanner"``) from a person typing (``source="manual"``);
-the station decides whether typed entries are allowed. ``scan_from_event`` converts a
-device ``ScanEvent`` the same way for scans that come from device scanners.
+the station decides whether typed entries are allowed.
 """
 
 from __future__ import annotations
@@ -12,18 +11,11 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from devices.events import ScanEvent
 from devices.wedge import WedgeDetector, WedgeSettings
 from kiosk.station.state import Scan
 
 MAX_LENGTH = 512
 """Characters beyond this are dropped: a stuck key must not grow an entry without end."""
-
-
-def scan_from_event(event: ScanEvent) -> Scan:
-    raw = event.raw if event.raw != event.text.encode("utf-8") else None
-    return Scan(event.text, scanner=event.scanner, source=event.source, raw=raw, symbology=event.symbology,
-                t_last=event.t_last)
 
 
 class KeyboardScans:
@@ -47,4 +39,4 @@ class KeyboardScans:
     def end(self) -> Scan | None:
         """Enter was pressed: the scan typed so far, or None when nothing was typed."""
         event = self._wedge.feed_key("enter")
-        return scan_from_event(event) if event is not None else None
+        return Scan.from_event(event) if event is not None else None
