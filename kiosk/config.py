@@ -9,11 +9,12 @@ variable or a file that holds the token, and the lead PIN is stored as a salted 
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from kiosk.tomlfile import read_toml
 
 VENDORS = ("jobtrack",)
 TERMINATORS = {"\r": b"\r", "\n": b"\n", "\r\n": b"\r\n", "\t": b"\t", "etx": b"\x03", "stx-etx": b"\x03", "none": b""}
@@ -281,22 +282,7 @@ def _format_validation(path: Path, exc: ValidationError) -> str:
 def load_config(path: str | Path) -> Config:
     """Read, parse and validate the config file; raise ``ConfigError`` with a clear message."""
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, not a config file") from None
-    except PermissionError:
-        raise ConfigError(f"{path}: cannot read the config file (permission denied)") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path, "config file", ConfigError)
     if "path" in data:
         raise ConfigError(f"{path}: path: unknown key (check the spelling against config.example.toml)")
     try:

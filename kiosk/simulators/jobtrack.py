@@ -27,7 +27,6 @@ from __future__ import annotations
 import copy
 import json
 import threading
-import tomllib
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -35,6 +34,7 @@ from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from kiosk.tomlfile import read_toml
 from kiosk.simulators.server import CLOSE_CONNECTION, Answer, CloseConnection, json_answer
 
 STATIONS_PREFIX = "/api/v2/job_track/stations/"
@@ -145,18 +145,7 @@ def _format_errors(exc: ValidationError) -> str:
 def load_sim_data(path: str | Path) -> SimData:
     """Read and validate simulator data; raise ``SimDataError`` naming the file and key."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SimDataError(f"{path}: simulator data file not found") from None
-    except UnicodeDecodeError:
-        raise SimDataError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise SimDataError(f"{path}: cannot read the simulator data file ({exc.strerror})") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SimDataError(f"{path}: not valid TOML: {exc}") from None
+    raw = read_toml(path, "simulator data file", SimDataError)
     try:
         return SimData.model_validate(raw)
     except ValidationError as exc:

@@ -159,6 +159,10 @@ class LeadScreen(Screen[None]):
     def action_back(self) -> None:
         self.dismiss()
 
+    def say(self, message: str) -> None:
+        """Show the answer to the lead's last action on this screen's message line."""
+        self.query_one("#lead-message", Static).update(plain(message, "bold"))
+
 
 LEAD_MENU = (
     ("profile", "Switch profile"),
@@ -183,9 +187,6 @@ class LeadMenuScreen(LeadScreen):
         event.stop()
         app: KioskApp = self.app  # type: ignore[assignment]
         await app.lead_menu_choice(event.option.id or "")
-
-    def say(self, text: str) -> None:
-        self.query_one("#lead-message", Static).update(Text(text, style="bold"))
 
 
 class ProfileScreen(LeadScreen):
@@ -215,7 +216,7 @@ class ProfileScreen(LeadScreen):
         app: KioskApp = self.app  # type: ignore[assignment]
         message = await app.switch_profile(event.option.id or "")
         if self.is_attached:
-            self.query_one("#lead-message", Static).update(plain(message, "bold"))
+            self.say(message)
 
 
 DISMISS_REASONS = ("Checked in by hand in the vendor system", "Scanned again successfully",
@@ -284,7 +285,7 @@ class ParkedScreen(LeadScreen):
             message = "Dismissed." if done else "Could not dismiss (lead authority needed)."
         self.selected = None
         actions.display = False
-        self.query_one("#lead-message", Static).update(Text(message, style="bold"))
+        self.say(message)
         app.refresh_status()
         self.reload()
 
