@@ -436,13 +436,8 @@ class Journal:
 
     def outbox(self, backend: str | None = None, limit: int | None = None) -> list[ScanRow]:
         """Rows with status sending, pending or queued, oldest id first (at most ``limit``)."""
-        marks = ", ".join("?" * len(OUTBOX_STATUSES))
-        sql = f"SELECT {_COLUMNS} FROM scans WHERE status IN ({marks})"
-        params: list[Any] = list(OUTBOX_STATUSES)
-        if backend is not None:
-            sql += " AND backend = ?"
-            params.append(backend)
-        sql += " ORDER BY id"
+        where, params = self._outbox_where(backend)
+        sql = f"SELECT {_COLUMNS} FROM scans WHERE {where} ORDER BY id"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(int(limit))
@@ -450,13 +445,17 @@ class Journal:
 
     def outbox_count(self, backend: str | None = None) -> int:
         """How many rows ``outbox(backend)`` would return, without reading them."""
-        marks = ", ".join("?" * len(OUTBOX_STATUSES))
-        sql = f"SELECT count(*) FROM scans WHERE status IN ({marks})"
+        where, params = self._outbox_where(backend)
+        return self._read(f"SELECT count(*) FROM scans WHERE {where}", params)[0][0]
+
+    @staticmethod
+    def _outbox_where(backend: str | None) -> tuple[str, list[Any]]:
+        where = f"status IN ({', '.join('?' * len(OUTBOX_STATUSES))})"
         params: list[Any] = list(OUTBOX_STATUSES)
         if backend is not None:
-            sql += " AND backend = ?"
+            where += " AND backend = ?"
             params.append(backend)
-        return self._read(sql, params)[0][0]
+        return where, params
 
     def parked(self) -> list[ScanRow]:
         """Parked rows (waiting for a lead), oldest id first."""
