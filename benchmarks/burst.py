@@ -51,6 +51,17 @@ class Writer(threading.Thread):
             self.error = exc
 
 
+def feed(kiosk: Headless, port: Any, codes: list[str], what: str) -> tuple[list[dict[str, Any]], float, Writer]:
+    """Write every code to the scanner port at once and collect until each has a final result."""
+    writer = Writer(port, codes)
+    writer.start()
+    lines, t_end = collect(kiosk, codes)
+    writer.join(10.0)
+    if writer.error:
+        raise BenchError(f"{what}: writing to the scanner failed: {writer.error!r}")
+    return lines, t_end, writer
+
+
 def collect(kiosk: Headless, codes: list[str]) -> tuple[list[dict[str, Any]], float]:
     """Result lines until every scan has a final outcome; (lines, time of the last final line)."""
     lines: list[dict[str, Any]] = []
@@ -120,12 +131,7 @@ def one_burst(n: int, fail_first_half: bool) -> dict[str, Any]:
         if fail_first_half:
             sim.set_faults({"status": 503, "count": n // 2, "retry_after": 0})
         codes = [order_code(i) for i in range(n)]
-        writer = Writer(port, codes)
-        writer.start()
-        lines, t_end = collect(kiosk, codes)
-        writer.join(10.0)
-        if writer.error:
-            raise BenchError(f"burst: writing to the scanner failed: {writer.error!r}")
+        lines, t_end, writer = feed(kiosk, port, codes, "burst")
         finished = kiosk.stop(DRAIN_S + 10)
         lines += [r.data for r in kiosk.rest()]
         out = check(lines, codes, sim.events())

@@ -15,12 +15,11 @@ resolution) and compares the busiest window with the budget.
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import Any
 
-from benchmarks.burst import Writer, collect
-from benchmarks.harness import (BenchError, Headless, Simulator, Workspace, order_code, scanner_port, skip_probes,
+from benchmarks.burst import feed
+from benchmarks.harness import (Headless, Simulator, Workspace, order_code, scanner_port, skip_probes,
                                 wait_ready, write_config)
 from kiosk.ratelimit import TokenBucket
 
@@ -55,12 +54,7 @@ def run(quick: bool) -> dict[str, Any]:
         skip_probes(kiosk)
         sim.clear()
         codes = [order_code(i) for i in range(n)]
-        writer = Writer(port, codes)
-        writer.start()
-        lines, t_end = collect(kiosk, codes)
-        writer.join(10.0)
-        if writer.error:
-            raise BenchError(f"drain: writing to the scanner failed: {writer.error!r}")
+        lines, t_end, writer = feed(kiosk, port, codes, "drain")
         kiosk.stop()
         events, requests = sim.events(), sim.requests()
     stamps = event_times(events)

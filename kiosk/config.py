@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from devices.ports import parse_vid_pid
 from kiosk.tomlfile import read_toml
 
 VENDORS = ("jobtrack",)
@@ -180,6 +181,13 @@ class ScannerConfig(_Model):
     def _terminator(cls, value: str) -> str:
         if value not in TERMINATORS:
             raise ValueError('must be one of "\\r", "\\n", "\\r\\n", "\\t", "etx", "stx-etx", "none"')
+        return value
+
+    @field_validator("vid_pid")
+    @classmethod
+    def _vid_pid(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_vid_pid(value)  # ValueError says what is wrong
         return value
 
     @field_validator("encoding")

@@ -22,6 +22,7 @@ from devices.text import visible
 from kiosk.config import Config
 from kiosk.feedback import Feedback
 from kiosk.runtime import StartupError, build_runtime
+from kiosk.scanners import build_scanners
 from kiosk.service import JournalDown
 from kiosk.station import Scan
 
@@ -33,23 +34,14 @@ JOURNAL_CHECK_S = 0.5
 """How often an idle kiosk checks whether the sender found the journal down."""
 
 
-def build_scanners(config: Config, stdin: BinaryIO | None) -> list[Any]:
-    if not config.scanners:
-        from devices.stdin_scanner import StdinScanner
-
-        return [StdinScanner("stdin", stream=stdin)]
-    from kiosk.scanners import build_scanner
-
-    return [build_scanner(cfg, stdin=stdin) for cfg in config.scanners]
-
-
 async def run_headless(config: Config, *, stdin: BinaryIO | None = None, stdout: TextIO | None = None,
                        drain_s: float = 0.0) -> int:
     out = stdout or sys.stdout
     err = sys.stderr
     try:
+        scanners = build_scanners(config, screen=False, stdin=stdin)
         runtime = build_runtime(config)
-    except StartupError as exc:
+    except (StartupError, ValueError) as exc:
         print(f"kiosk: {exc}", file=err)
         return EXIT_STARTUP
     service = runtime.service
@@ -97,7 +89,6 @@ async def run_headless(config: Config, *, stdin: BinaryIO | None = None, stdout:
         _journal_down(exc, err)
         await runtime.close()
         return EXIT_JOURNAL
-    scanners = build_scanners(config, stdin)
     for scanner in scanners:
         scanner.start(emit)
     print(f"kiosk: ready at station {visible(service.profile.station)} (profile {visible(service.profile.name)}); "

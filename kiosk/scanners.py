@@ -13,7 +13,7 @@ from devices.framing import FramingSpec
 from devices.hid_scanner import HidScanner
 from devices.serial_scanner import SerialScanner, SerialSettings
 from devices.stdin_scanner import StdinScanner
-from kiosk.config import ScannerConfig
+from kiosk.config import Config, ScannerConfig
 
 _HID_ENCODING = "utf-8"  # HID keys are decoded to text and fed to the framer as UTF-8
 
@@ -54,5 +54,14 @@ def build_scanner(cfg: ScannerConfig, *, stdin: BinaryIO | None = None) -> Scann
     raise ValueError(f"scanner {cfg.name!r}: unknown kind {cfg.kind!r}")
 
 
-def build_scanners(configs: list[ScannerConfig]) -> list[Scanner]:
-    return [build_scanner(cfg) for cfg in configs]
+def build_scanners(config: Config, *, screen: bool, stdin: BinaryIO | None = None) -> list[Scanner]:
+    """The scanners a front end runs, not yet started; ``ValueError`` says why one cannot be built.
+
+    On the screen the keyboard is the built-in scanner, so stdin entries are left out; headless
+    mode with no scanner configured reads standard input.
+    """
+    if screen:
+        return [build_scanner(cfg) for cfg in config.scanners if cfg.kind != "stdin"]
+    if not config.scanners:
+        return [StdinScanner("stdin", stream=stdin)]
+    return [build_scanner(cfg, stdin=stdin) for cfg in config.scanners]

@@ -102,7 +102,7 @@ class Sender:
                 await self._sleep_or_wake(IDLE_POLL_S)
                 continue
             row = head[0]
-            if row.id in service.inflight or service.live_in_flight(self.backend):
+            if service.live_in_flight(self.backend):
                 await self._sleep_or_wake(IDLE_POLL_S)  # the live path wakes us when done
                 continue
             now = service.clock()

@@ -2,8 +2,9 @@
 
 scan ──► station logic (pure) ──► journal (durable) ──► connector ──► journal ──► ScanResult
 
-Scans are processed one at a time, in arrival order. A job scan is written to the journal
-before anything is sent. It goes out live only when nothing for its backend is waiting in
+Every scan is written to the journal as it arrives (``receive``), and scans are processed
+one at a time, in arrival order; a job scan's row says ``sending`` before anything is sent.
+It goes out live only when nothing for its backend is waiting in
 the outbox (so nothing overtakes an earlier scan) and the request budget allows; otherwise
 it waits in the outbox and the backend's sender (``kiosk.sender``) delivers it in order.
 At most one request per backend is in flight: a live scan goes out only when the outbox
@@ -31,6 +32,7 @@ from kiosk.results import ScanResult
 from kiosk.sender import Sender, backoff_delay
 from kiosk.station import Audit, Reply, Scan, Send, Station
 from kiosk.station.actions import Action, Expire
+from kiosk.station.pin import verify_pin
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +69,8 @@ class StationService:
         """Scan seq -> journal row of a job scan waiting for an operator badge."""
         self._received: dict[int, int] = {}
         """Scan seq -> journal row written on arrival by ``receive``."""
-        self.inflight: set[int] = set()
-        self._live: dict[str, int] = {}
-        """Backend -> journal id of the live scan in flight there (the sender waits for it)."""
+        self._live: set[str] = set()
+        """Backends with a live scan in flight (their sender waits for it)."""
         self.buckets = {name: TokenBucket(b.max_requests_per_minute) for name, b in config.backends.items()}
         self.senders = {name: Sender(self, name) for name in config.backends}
 
@@ -129,6 +130,9 @@ class StationService:
 
     def parked(self) -> list[ScanRow]:
         return self.journal.parked()
+
+    def parked_count(self) -> int:
+        return self.journal.count_status("parked")
 
     def _profile_for(self, row: ScanRow) -> ProfileConfig:
         return self._profile_named(row.profile)
@@ -194,8 +198,8 @@ class StationService:
     # --- scans ---------------------------------------------------------------------
 
     def receive(self, scan: Scan) -> int:
-        """Write a scan that must wait (behind an error screen, behind a burst) durably now,
-        before it is handled; ``process`` later completes the same row."""
+        """Write a scan durably the moment it arrives, before it waits its turn (behind an
+        error screen, behind a burst); ``process`` later completes the same row."""
         if self.journal_error:
             raise JournalDown(self.journal_error)
         kind = self.station.classify(scan.text).kind.value
@@ -307,13 +311,11 @@ class StationService:
             waiting = self._waiting(send.backend)
             return self._result_for(scan, row_id, "queued", "Saved. Will be sent when the connection is back.",
                                     (f"{waiting} waiting",), send=send, waiting=waiting, replay=send.held)
-        self.inflight.add(row_id)
-        self._live[send.backend] = row_id
+        self._live.add(send.backend)
         try:
             outcome = await self._check_in(send.backend, CheckIn(send.station, send.identifier, send.operator))
         finally:
-            self.inflight.discard(row_id)
-            del self._live[send.backend]
+            self._live.discard(send.backend)
             sender.wake()
         latency_ms = (self.clock() - scan.t_last) * 1000 if scan.t_last is not None else None
         result = self._settle(row_id, scan, send, outcome, attempts=1, origin="held" if send.held else "live",
@@ -371,9 +373,9 @@ class StationService:
                         http_status=status_code, next_attempt_at=self.wall() + delay, **common)
             self.station.confirm_sent(send.identifier, send.station, self.clock())
             sender.wake()
-            waiting = self._waiting(send.backend)
             if from_sender:
-                return None
+                return None  # still waiting: nothing new to report
+            waiting = self._waiting(send.backend)
             return self._result_for(scan, row_id, "queued", "Saved. Will be sent when the connection is back.",
                                     (f"{waiting} waiting", title), send=send, waiting=waiting,
                                     latency_ms=latency_ms, http_status=status_code)
@@ -416,11 +418,7 @@ class StationService:
         send = Send(Scan(row.text, row.scanner, row.source, row.raw), row.station, row.backend,
                     row.text, row.operator, row.profile)
         self._write(row.id, status="sending", attempts=row.attempts + 1)
-        self.inflight.add(row.id)
-        try:
-            outcome = await self._check_in(row.backend, CheckIn(row.station, row.text, row.operator))
-        finally:
-            self.inflight.discard(row.id)
+        outcome = await self._check_in(row.backend, CheckIn(row.station, row.text, row.operator))
         result = self._settle(row.id, send.scan, send, outcome, attempts=row.attempts + 1,
                               origin="sender", latency_ms=None)
         if result is not None:
@@ -441,9 +439,10 @@ class StationService:
         pin_hash = self.config.lead.pin_hash
         if self.config.lead.pin_hash_env:
             pin_hash = os.environ.get(self.config.lead.pin_hash_env) or pin_hash
-        actions = await asyncio.to_thread(self.station.lead_pin, pin, self.clock(), pin_hash)
+        # scrypt is slow on purpose: check off the loop, change the station on it.
+        pin_ok = bool(pin_hash) and await asyncio.to_thread(verify_pin, pin, pin_hash or "")
         async with self._lock:
-            return await self._run(actions, None)
+            return await self._run(self.station.lead_pin_checked(pin_ok, self.clock()), None)
 
     async def switch_profile(self, name: str) -> ScanResult:
         async with self._lock:

@@ -63,6 +63,7 @@ def test_example_config_is_valid():
     (('vendor = "jobtrack"', 'vendor = "sap"'), "backends.lab.vendor", "'jobtrack'"),
     (('base_url = "http://127.0.0.1:8765"', 'base_url = "127.0.0.1"'), "backends.lab.base_url", "http://"),
     (('[[profiles]]\nname = "LP"', '[[profiles]]'), "profiles[0].name", "missing"),
+    (('kind = "stdin"', 'kind = "serial"\nvid_pid = "honeywell"'), "scanners[0].vid_pid", "0c2e:0b61"),
 ])
 def test_broken_config_names_file_key_and_problem(tmp_path, change, key, words):
     path = write(tmp_path, GOOD.replace(*change))

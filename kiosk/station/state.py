@@ -192,7 +192,11 @@ class Station:
 
     def lead_pin(self, pin: str, now: float, pin_hash: str | None) -> list[Action]:
         """Try a PIN typed on the lead screen; ``pin_hash`` comes from config or environment."""
-        if pin_hash and verify_pin(pin, pin_hash):
+        return self.lead_pin_checked(bool(pin_hash) and verify_pin(pin, pin_hash or ""), now)
+
+    def lead_pin_checked(self, pin_ok: bool, now: float) -> list[Action]:
+        """The outcome of a PIN already checked (the slow hash can run off the event loop)."""
+        if pin_ok:
             self._grant_lead("PIN", now)
             return [Reply(None, Kind.LEAD, "lead", "Lead mode", ("Lead functions unlocked.",)),
                     Audit("lead_login", "PIN", self.profile.name, {"method": "pin"})]

@@ -31,7 +31,7 @@ from kiosk.feedback import Feedback
 from kiosk.journal import JournalError
 from kiosk.results import ScanResult
 from kiosk.runtime import Runtime, StartupError, build_runtime
-from kiosk.scanners import build_scanner
+from kiosk.scanners import build_scanners
 from kiosk.service import JournalDown, iso_now
 from kiosk.station.state import Scan
 from kiosk.tui.keyboard import KeyboardScans
@@ -401,7 +401,7 @@ class KioskApp(App[int], inherit_bindings=False):
                  operator=operator.code if operator else None,
                  logged_in_s=(now - operator.since) if operator else None, lead=station.lead_active(now))
         main.query_one(SessionCounters).show(service.counts, self.safe_count(service.waiting),
-                                             self.safe_count(lambda: len(service.parked())))
+                                             self.safe_count(service.parked_count))
         scanners = [("keyboard", "ready")] + [(name, str(getattr(s, "state", "?")))
                                              for name, s in self.scanner_stats.items()]
         backends = [(name, getattr(sender, "failures", 0), getattr(sender, "last_error", ""))
@@ -517,15 +517,9 @@ class KioskApp(App[int], inherit_bindings=False):
 async def run_tui(config: Config, *, scanner_stats: Mapping[str, object] | None = None) -> int:
     """Run the full-screen kiosk until a lead quits; 2 when the kiosk cannot start."""
     try:
+        scanners = build_scanners(config, screen=True)
         runtime = build_runtime(config)
-    except StartupError as exc:
-        print(f"kiosk: cannot start: {exc}", file=sys.stderr)
-        return 2
-    try:
-        # The keyboard is this screen's own scanner; stdin-kind entries are for headless mode.
-        scanners = [build_scanner(c) for c in config.scanners if c.kind != "stdin"]
-    except ValueError as exc:
-        await runtime.close()
+    except (StartupError, ValueError) as exc:
         print(f"kiosk: cannot start: {exc}", file=sys.stderr)
         return 2
     app = KioskApp(runtime, scanners=scanners, scanner_stats=scanner_stats)

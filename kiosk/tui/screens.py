@@ -316,7 +316,7 @@ class DiagnosticsScreen(LeadScreen):
                              str(getattr(sender, "failures", 0)), plain(getattr(sender, "last_error", "")),
                              str(app.safe_count(lambda: service.waiting(name))))
         summary = Text(f"Outbox waiting: {app.safe_count(service.waiting)}    "
-                       f"Parked: {app.safe_count(lambda: len(service.parked()))}    "
+                       f"Parked: {app.safe_count(service.parked_count)}    "
                        f"Journal: ", style="bold")
         summary.append_text(plain(service.journal_error or "ok"))
         scanners = scanner_table(app.scanner_stats) if app.scanner_stats else Text("No device scanners "
