@@ -391,6 +391,35 @@ async def test_lead_screens_close_when_lead_authority_lapses(sim, tmp_path):
         assert not app.service.station.lead_active(clock())
 
 
+async def test_pin_dialog_waits_for_a_slow_lead_then_closes_when_left_alone(sim, tmp_path):
+    clock = FakeClock()
+    async with kiosk_with_clock(write_config(tmp_path, sim[1].url), clock) as (app, pilot):
+        await pilot.press("f2")
+        await until(pilot, lambda: isinstance(app.screen, PinScreen))
+        clock.now += 5  # gloves off, PIN remembered: ticks pass while nobody is lead yet
+        app.tick()
+        await pilot.pause()
+        assert isinstance(app.screen, PinScreen)
+        await pilot.press(*PIN[:2])
+        clock.now += 25
+        app.tick()  # 30 s since F2, but a key came 25 s ago
+        await pilot.pause()
+        assert isinstance(app.screen, PinScreen)
+        await pilot.press(*PIN[2:], "enter")
+        await until(pilot, lambda: isinstance(app.screen, LeadMenuScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: len(app.screen_stack) == 1)
+        app.service.end_lead()
+        await pilot.press("f2")
+        await until(pilot, lambda: isinstance(app.screen, PinScreen))
+        clock.now += 31  # walked away: the dialog must not keep the keyboard from scans
+        app.tick()
+        await pilot.pause()
+        assert len(app.screen_stack) == 1
+        await scan(pilot, "72544")
+        await until(pilot, lambda: app.results and app.results[-1].scan == "72544")
+
+
 async def test_journal_down_refuses_scans_with_a_full_screen_message(sim, tmp_path):
     async with kiosk(write_config(tmp_path, sim[1].url)) as (app, pilot):
         # Fault injection: the journal's database turns read-only, the way a full disk looks.

@@ -36,7 +36,7 @@ from kiosk.service import JournalDown, iso_now
 from kiosk.station.state import Scan
 from kiosk.tui.keyboard import KeyboardScans
 from kiosk.tui.screens import (AttentionScreen, ConfigScreen, DiagnosticsScreen, JournalDownScreen, LeadMenuScreen,
-                               LeadScreen, MainScreen, ParkedScreen, PinScreen, ProfileScreen)
+                               PIN_IDLE_S, LeadScreen, MainScreen, ParkedScreen, PinScreen, ProfileScreen)
 from kiosk.tui.widgets import HealthLine, ResultPanel, ScanHistory, SessionCounters, StationBar, plain, result_facts
 
 log = logging.getLogger(__name__)
@@ -376,9 +376,12 @@ class KioskApp(App[int], inherit_bindings=False):
             self._journal_down(str(exc))
         if self.service.journal_error:
             self._journal_down(self.service.journal_error)
-        if self._lead_screens_open() and not self.service.station.lead_active(self.service.clock()):
+        now = self.service.clock()
+        if any(isinstance(s, LeadScreen) for s in self.screen_stack) and not self.service.station.lead_active(now):
             self._close_lead_screens()
             self._panel("-info", "Lead mode ended", Text("Lead authority lapsed after being idle."))
+        elif isinstance(self.screen, PinScreen) and self.screen.idle_for(self.clock()) >= PIN_IDLE_S:
+            self.pop_screen()
         self.refresh_status()
 
     def safe_count(self, count: Callable[[], int]) -> int:
@@ -452,7 +455,7 @@ class KioskApp(App[int], inherit_bindings=False):
         elif not self.service.station.lead_configured:
             self._panel("-notice", "No lead access configured", Text("Set a lead PIN or badge pattern."))
         else:
-            self.push_screen(PinScreen())
+            self.push_screen(PinScreen(self.clock()))
 
     def action_diagnostics(self) -> None:
         if self._attention or self._journal_screen is not None:

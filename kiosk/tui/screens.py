@@ -121,10 +121,25 @@ class JournalDownScreen(Screen[None]):
         self.query_one("#journal-refused", Static).update(line)
 
 
+PIN_IDLE_S = 30.0
+"""The PIN dialog closes after this long without a key: while open it takes the keyboard."""
+
+
 class PinScreen(ModalScreen[None]):
     """The lead PIN: the only field in the kiosk that takes focus."""
 
     BINDINGS = [Binding("escape", "close", show=False)]
+
+    def __init__(self, now: float) -> None:
+        super().__init__()
+        self.last_key_at = now
+
+    def idle_for(self, now: float) -> float:
+        return now - self.last_key_at
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        app: KioskApp = self.app  # type: ignore[assignment]
+        self.last_key_at = app.clock()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="pin-box"):
