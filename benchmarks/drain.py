@@ -19,8 +19,16 @@ from datetime import datetime
 from typing import Any
 
 from benchmarks.burst import feed
-from benchmarks.harness import (Headless, Simulator, Workspace, order_code, scanner_port, skip_probes,
-                                wait_ready, write_config)
+from benchmarks.harness import (
+    Headless,
+    Simulator,
+    Workspace,
+    order_code,
+    scanner_port,
+    skip_probes,
+    wait_ready,
+    write_config,
+)
 from kiosk.ratelimit import TokenBucket
 
 WINDOW_S = 60.0
@@ -38,7 +46,7 @@ def busiest_window(stamps: list[float], window: float = WINDOW_S) -> int:
 
 
 def event_times(events: list[dict[str, Any]]) -> list[float]:
-    return sorted(datetime.fromisoformat(e["statusDateTime"].replace("Z", "+00:00")).timestamp() for e in events)
+    return sorted(datetime.fromisoformat(e["statusDateTime"]).timestamp() for e in events)
 
 
 def run(quick: bool) -> dict[str, Any]:

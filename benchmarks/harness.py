@@ -11,20 +11,25 @@ processes, so a child's ``t_last`` and the parent's clock can be compared.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import importlib.util
 import json
 import os
 import select
 import signal
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
+import threading
 import time
 import tty
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Self
 
 import httpx
 
@@ -35,6 +40,7 @@ STATION_DESC = "Benchmark Station"
 BACKEND = "sim"
 SIM_START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
+JOURNAL_NAME = "journal.sqlite3"
 PROBE = "CMD:PROBE"
 """Probe scans are unknown commands: the station journals and answers them, nothing is sent."""
 
@@ -68,7 +74,7 @@ def percentiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
 
     def rank(p: float) -> float:
-        return ordered[min(len(ordered) - 1, max(0, int(round(p / 100 * len(ordered) + 0.5)) - 1))]
+        return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
 
     return {"n": len(ordered), "mean": statistics.fmean(ordered), "p50": rank(50), "p95": rank(95),
             "p99": rank(99), "max": ordered[-1]}
@@ -90,6 +96,13 @@ def tui_available() -> bool:
         return False
 
 
+def _fd(stream: Any) -> int:
+    """The file descriptor of a child's pipe (which ``subprocess`` types as optional)."""
+    if stream is None:
+        raise BenchError("the child process has no such pipe")
+    return int(stream.fileno())
+
+
 # --- files ------------------------------------------------------------------------------
 
 
@@ -103,11 +116,17 @@ def write_sim_data(path: Path, orders: int) -> Path:
 
 
 def write_config(path: Path, base_url: str, scanner_port: str | None, *,
-                 max_requests_per_minute: float | None = None) -> Path:
-    """A kiosk config: one backend, one profile (duplicate_window_s = 0), the pty scanner."""
-    lines = [
-        "[kiosk]", f'profile = "{STATION}"', 'journal = "journal.sqlite3"', "bell = false", "",
-        f"[backends.{BACKEND}]", 'vendor = "jobtrack"', f'base_url = "{base_url}"', "timeout_s = 5.0",
+                 max_requests_per_minute: float | None = None, journal: str = JOURNAL_NAME,
+                 retention_days: float | None = None) -> Path:
+    """A kiosk config: one backend, one profile (duplicate_window_s = 0), the pty scanner.
+
+    ``journal`` is relative to the config's folder; ``retention_days`` keeps a pre-filled
+    journal's year of rows from being pruned at start."""
+    lines = ["[kiosk]", f'profile = "{STATION}"', f'journal = "{journal}"', "bell = false"]
+    if retention_days is not None:
+        lines.append(f"journal_retention_days = {retention_days}")
+    lines += [
+        "", f"[backends.{BACKEND}]", 'vendor = "jobtrack"', f'base_url = "{base_url}"', "timeout_s = 5.0",
     ]
     if max_requests_per_minute is not None:
         lines.append(f"max_requests_per_minute = {max_requests_per_minute}")
@@ -226,7 +245,7 @@ class Workspace(contextlib.ExitStack):
         self.name = name
         self.path = Path(".")
 
-    def __enter__(self) -> "Workspace":
+    def __enter__(self) -> Self:
         super().__enter__()
         self.path = Path(self.enter_context(tempfile.TemporaryDirectory(prefix=f"kiosk-bench-{self.name}-")))
         return self
@@ -243,7 +262,7 @@ class Simulator:
                                           "--data", str(data)], stdout=subprocess.PIPE, stderr=err,
                                          env=child_env(), cwd=ws.path)
         ws.callback(self.stop)
-        first = LineReader(self.proc.stdout.fileno()).read_line(SIM_START_TIMEOUT_S)
+        first = LineReader(_fd(self.proc.stdout)).read_line(SIM_START_TIMEOUT_S)
         text = first[1].decode(errors="replace").strip() if first else ""
         if not text.startswith("listening on "):
             raise BenchError(f"simulator did not start: {text!r} {self.log.read_text(errors='replace')[-500:]}")
@@ -307,7 +326,7 @@ class StdinPort:
         self.fd: int | None = None
 
     def attach(self, proc: subprocess.Popen) -> None:
-        self.fd = proc.stdin.fileno()
+        self.fd = _fd(proc.stdin)
 
     def write(self, data: bytes) -> float:
         assert self.fd is not None, "attach() the headless process first"
@@ -354,7 +373,7 @@ class Headless:
                 stdin=stdin, stdout=subprocess.PIPE, stderr=err, env=child_env(), cwd=self.ws.path)
         if isinstance(self.port, StdinPort):
             self.port.attach(self.proc)
-        self.lines = LineReader(self.proc.stdout.fileno())
+        self.lines = LineReader(_fd(self.proc.stdout))
         self.ws.callback(self.stop)
 
     def next_result(self, timeout: float) -> Result | None:
@@ -442,3 +461,62 @@ def skip_probes(kiosk: Headless, code: str = PROBE, quiet_s: float = 0.5) -> int
             raise BenchError(f"unexpected result while skipping probes: {result.data}")
         dropped += 1
     return dropped
+
+
+class TuiProcess:
+    """``python -m kiosk run`` (the full screen) as a child on a pseudo-terminal (120x40).
+
+    A reader thread takes everything the screen writes (a full terminal would block the
+    kiosk) and notes when ``marker`` first appears: the first render of the main screen."""
+
+    def __init__(self, ws: Workspace, config: Path, marker: bytes, rows: int = 40, cols: int = 120) -> None:
+        self.marker = marker
+        self.t_marker: float | None = None
+        self._seen = b""
+        self.master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        env = child_env() | {"TERM": "xterm-256color", "COLUMNS": str(cols), "LINES": str(rows)}
+        try:
+            self.t_spawn = time.monotonic()
+            self.proc = subprocess.Popen([PYTHON, "-m", "kiosk", "run", "--config", str(config)], stdin=slave,
+                                         stdout=slave, stderr=slave, env=env, cwd=ws.path, start_new_session=True)
+        finally:
+            os.close(slave)
+        self.finished: Finished | None = None
+        self._reader = threading.Thread(target=self._read, name="tui-output", daemon=True)
+        self._reader.start()
+        ws.callback(self.stop)
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.master, 1 << 16)
+            except OSError:  # EIO once the child has gone, EBADF once closed
+                return
+            if not chunk:
+                return
+            if self.t_marker is None:
+                self._seen = self._seen[-len(self.marker):] + chunk
+                if self.marker in self._seen:
+                    self.t_marker = time.monotonic()
+
+    def wait_marker(self, timeout: float) -> float:
+        """When the marker was first shown; ``BenchError`` if it never was."""
+        deadline = time.monotonic() + timeout
+        while self.t_marker is None and time.monotonic() < deadline and self.proc.poll() is None:
+            time.sleep(0.005)
+        if self.t_marker is None:
+            raise BenchError(f"the TUI never showed {self.marker!r} (exit {self.proc.poll()}); "
+                             f"last output {self._seen[-300:]!r}")
+        return self.t_marker
+
+    def peak_rss_mb(self) -> float:
+        return peak_rss_kb(self.proc.pid) / 1024
+
+    def stop(self) -> Finished:
+        if self.finished is None:
+            self.finished = reap(self.proc, 5.0)
+            self._reader.join(2.0)
+            with contextlib.suppress(OSError):
+                os.close(self.master)
+        return self.finished

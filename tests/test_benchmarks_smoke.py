@@ -1,7 +1,8 @@
 """Smoke test of the benchmark suite: ``python -m benchmarks --quick`` runs and reports.
 
-Structure only: exit status 0, every benchmark present with numeric figures, and no scan
-lost or reordered in the bursts. Never a timing assertion: the machine is shared and noisy.
+Structure only: exit status 0, every benchmark present with numeric figures and its
+targets reported, and no scan lost or reordered (bursts, the journal through the service,
+the memory runs). Never a timing assertion: the machine is shared and noisy.
 """
 
 from __future__ import annotations
@@ -26,24 +27,38 @@ def number(value: object) -> bool:
 def run_quick(tmp_path: Path) -> dict:
     out = tmp_path / "x.json"
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--json", str(out)], cwd=REPO, env=env,
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--json", str(out)], check=False,
+                          cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=TIMEOUT_S)
     assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr[-3000:]}"
     return json.loads(out.read_text(encoding="utf-8"))
+
+
+def percentiles_ok(stats: dict) -> bool:
+    return all(number(stats[p]) for p in ("p50", "p95", "p99"))
 
 
 def test_quick_run_reports_every_benchmark(tmp_path: Path) -> None:
     report = run_quick(tmp_path)
     results = report["benchmarks"]
     assert set(results) == set(BENCHMARKS)
+    assert not [name for name, data in results.items() if "error" in data]
     assert report["rows"] and report["machine"]["cores"]
 
-    headless = results["latency"]["headless"]
-    for key in ("kiosk_ms", "baseline_ms"):
-        assert all(number(headless[key][p]) for p in ("p50", "p95", "p99"))
-    assert all(number(headless["overhead_ms"][p]) for p in ("p50", "p95", "p99"))
-    tui = results["latency"]["tui"]
-    assert "skipped" in tui or all(number(tui["kiosk_ms"][p]) for p in ("p50", "p95", "p99"))
+    latency = results["latency"]
+    headless = latency["headless"]
+    assert percentiles_ok(headless["kiosk_ms"]) and percentiles_ok(headless["baseline_ms"])
+    assert set(headless["baselines"]) == {"sync_httpx", "sync_stdlib", "async_httpx"}
+    for baseline in headless["baselines"].values():
+        assert percentiles_ok(baseline["ms"]) and all(number(v) for v in baseline["overhead_ms"].values())
+    tui = latency["tui"]
+    assert "skipped" in tui or percentiles_ok(tui["kiosk_ms"])
+    assert number(latency["targets"]["tui_p99_ms"])
+
+    clients = results["client"]["clients"]
+    assert {"sync_httpx", "sync_stdlib", "raw_asyncio", "async_default", "connector"} <= set(clients)
+    assert all(number(c["ms"]["p50"]) and number(c["loop_iterations"]) for c in clients.values())
+    assert all(number(ms) for ms in results["client"]["breakdown"]["layers_ms"].values())
 
     for key in ("healthy", "first_half_503"):
         burst = results["burst"][key]
@@ -58,9 +73,31 @@ def test_quick_run_reports_every_benchmark(tmp_path: Path) -> None:
     assert number(startup["baseline_import_textual"]["seconds"])
     assert "skipped" in startup["tui"] or number(startup["tui"]["seconds"])
 
+    memory = results["memory"]
+    assert memory["headless"]["ok"] == memory["scans"] and number(memory["headless"]["rss_mb"])
+    assert "skipped" in memory["tui"] or (memory["tui"]["in_order"] and number(memory["tui"]["rss_mb"]))
+
     journal = results["journal"]
-    assert number(journal["full_scans_per_s"]) and number(journal["off_scans_per_s"])
+    for mode in ("one_by_one", "burst"):
+        figures = journal[mode]
+        assert number(figures["full_scans_per_s"]) and number(figures["off_scans_per_s"])
+        assert figures["commits_per_scan"] >= 1
+        for check in (figures["full_check"], figures["off_check"]):
+            assert check["lost"] == 0 and check["duplicates"] == 0
+            assert check["in_order"] and check["ids_increasing"]
+
+    growth = results["growth"]
+    assert growth["sizes"] and number(growth["startup_ratio"]["ratio"]) and number(growth["worst_delay"]["ms"])
+    for size in growth["by_size"].values():
+        assert size["build"]["rows"] == size["rows"]
+        assert number(size["startup_warm_s"]) and percentiles_ok(size["per_scan"]["kiosk_ms"])
+        assert size["tools"]["export"]["lines"] >= size["rows"]
+        assert percentiles_ok(size["beside"]["quiet_ms"]) and number(size["beside"]["worst_delay_ms"])
 
     drain = results["drain"]
     assert number(drain["measured_s"]) and number(drain["theoretical_min_s"])
     assert drain["ok"] == drain["scans"] and drain["in_order"]
+
+    targets = report["targets"]
+    assert targets and all(t["met"] in ("met", "MISSED", "—") for t in targets)
+    assert any("durable scans/s" in t["target"] for t in targets)
