@@ -17,8 +17,8 @@ An AIM identifier at the start is split off as for every other scanner kind.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from devices.aim import split_aim
 from devices.events import ScanEvent
