@@ -99,8 +99,8 @@ class SoundsConfig(_Model):
 class ProfileConfig(_Model):
     name: str = Field(min_length=1)
     backend: str
-    station: str = Field(min_length=1)
-    """Job-track station code, case-sensitive."""
+    station: str
+    """Job-track station code, case-sensitive; one URL path segment, so never "", "." or ".."."""
     description: str | None = None
     """Shown under the station code; the vendor's description replaces it after a check-in."""
     operator_pattern: str | None = None
@@ -121,6 +121,14 @@ class ProfileConfig(_Model):
     sounds: SoundsConfig = SoundsConfig()
 
     _regex_operator = field_validator("operator_pattern")(classmethod(lambda cls, v: _check_regex(v)))
+
+    @field_validator("station")
+    @classmethod
+    def _station(cls, value: str) -> str:
+        if value in ("", ".", ".."):
+            shown = "an empty station code" if value == "" else f"station code {value!r}"
+            raise ValueError(f"{shown} cannot be a URL path segment: give the station's code as the vendor spells it")
+        return value
 
     @field_validator("job_patterns")
     @classmethod
