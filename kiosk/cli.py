@@ -146,14 +146,12 @@ def _journal(args: argparse.Namespace) -> int:
 def _hash_pin(args: argparse.Namespace) -> int:
     from kiosk.station.pin import hash_pin
 
-    if sys.stdin.isatty():
-        pin = getpass.getpass("Lead PIN: ")
-        if getpass.getpass("Again: ") != pin:
-            raise _Exit(2, "the two PINs differ; nothing printed")
-    else:
-        pin = sys.stdin.readline().rstrip("\r\n")
+    tty = sys.stdin.isatty()
+    pin = getpass.getpass("Lead PIN: ") if tty else sys.stdin.readline().rstrip("\r\n")
     if len(pin) < 4:
-        raise _Exit(2, "a lead PIN needs at least 4 characters")
+        raise _Exit(2, "a lead PIN needs at least 4 characters; nothing printed")
+    if tty and getpass.getpass("Again: ") != pin:
+        raise _Exit(2, "the two PINs differ; nothing printed")
     print(hash_pin(pin))
     return 0
 
