@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
 
     doctor = sub.add_parser("doctor", help="check config, scanners, backends and journal")
     doctor.add_argument("--config", required=True, type=Path)
+    doctor.add_argument("--listen", type=float, default=0.0, metavar="SECONDS",
+                        help="also listen to the serial/HID scanners for up to SECONDS: scan a barcode with each "
+                             "and the doctor checks terminator, encoding and length")
 
     devices = sub.add_parser("devices", help="scanner tools for technicians")
     devices_sub = devices.add_subparsers(dest="devices_command", required=True, metavar="ACTION")
@@ -112,7 +115,9 @@ def _simulate(args: argparse.Namespace) -> int:
 def _doctor(args: argparse.Namespace) -> int:
     from kiosk.doctor import run_doctor
 
-    return run_doctor(_load(args.config))
+    if not 0 <= args.listen <= 600:
+        raise _Exit(2, "--listen takes 0 to 600 seconds")
+    return run_doctor(_load(args.config), listen_s=args.listen)
 
 
 def _devices(args: argparse.Namespace) -> int:

@@ -8,18 +8,23 @@ there is one way to start a station. Start-up problems (journal, token) raise
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from kiosk.config import Config
 from kiosk.connectors import make_connector
-from kiosk.connectors.base import Connector
+from kiosk.connectors.base import Connector, TokenUnavailable
 from kiosk.journal import Journal, JournalError
 from kiosk.service import StationService
 
 
 class StartupError(Exception):
-    """The kiosk cannot start; ``str()`` says why and what to do."""
+    """The kiosk cannot start: ``message`` says why, ``advice`` what to do; ``str()`` has both."""
+
+    def __init__(self, message: str, advice: str = "") -> None:
+        super().__init__(message + (f"\n  what to do: {advice}" if advice else ""))
+        self.message = message
+        self.advice = advice
 
 
 @dataclass
@@ -37,16 +42,22 @@ class Runtime:
         self.journal.close()
 
 
+def build_connector(config: Config, name: str) -> Connector:
+    """The connector for ``config.backends[name]``, its token file resolved against the config's
+    folder; a token or other problem raises ``StartupError`` naming the file and the key."""
+    backend = config.backends[name]
+    if backend.token_file is not None:
+        backend = backend.model_copy(update={"token_file": config.resolve(backend.token_file)})
+    try:
+        return make_connector(name, backend)
+    except TokenUnavailable as exc:
+        raise StartupError(f"{config.path}: backends.{name}.{exc.key}: {exc}", exc.advice) from None
+    except ValueError as exc:
+        raise StartupError(f"{config.path}: backends.{name}: {exc}") from None
+
+
 def build_connectors(config: Config) -> dict[str, Connector]:
-    connectors: dict[str, Connector] = {}
-    for name, backend in config.backends.items():
-        if backend.token_file is not None:
-            backend = backend.model_copy(update={"token_file": config.resolve(backend.token_file)})
-        try:
-            connectors[name] = make_connector(name, backend)
-        except ValueError as exc:
-            raise StartupError(f"backend {name!r}: {exc}") from None
-    return connectors
+    return {name: build_connector(config, name) for name in config.backends}
 
 
 def build_runtime(config: Config, *, clock: Callable[[], float] = time.monotonic,

@@ -15,4 +15,4 @@ def make_connector(name: str, backend: BackendConfig) -> Connector:
         from kiosk.connectors.jobtrack import JobTrackConnector
 
         return JobTrackConnector(name, backend)
-    raise ValueError(f"backend {name!r}: no connector for vendor {backend.vendor!r}")
+    raise ValueError(f"no connector for vendor {backend.vendor!r}")

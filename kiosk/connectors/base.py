@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, Union
+from typing import Literal, Protocol, Union
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,9 @@ class BadAnswer:
 Outcome = Union[Accepted, Rejected, Unreachable, BadAnswer]
 
 
+ProbeProblem = Literal["", "unreachable", "token", "base_url", "station", "server", "answer"]
+
+
 @dataclass(frozen=True)
 class Probe:
     """Result of a connector's health probe for `kiosk doctor` and the diagnostics screen."""
@@ -73,6 +76,23 @@ class Probe:
     http_status: int | None = None
     latency_ms: float | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    problem: ProbeProblem = ""
+    """What failed, so the caller can say what to do: ``unreachable`` (no connection),
+    ``token`` (refused, 401/403), ``base_url`` (no such API path, 404), ``station`` (the
+    vendor does not know the station code), ``server`` (5xx, 429), ``answer`` (anything else
+    unexpected); "" when ``ok``."""
+
+
+class TokenUnavailable(ValueError):
+    """A backend's token source is missing or unusable; never holds the token itself.
+
+    ``key`` is the config key at fault (``token_env`` or ``token_file``); ``str()`` says what
+    is wrong, ``advice`` what to do about it."""
+
+    def __init__(self, key: str, message: str, advice: str) -> None:
+        super().__init__(message)
+        self.key = key
+        self.advice = advice
 
 
 class Connector(Protocol):
@@ -81,6 +101,8 @@ class Connector(Protocol):
 
     async def check_in(self, request: CheckIn) -> Outcome: ...
 
-    async def probe(self) -> Probe: ...
+    async def probe(self, station: str | None = None) -> Probe:
+        """Prove the base URL and token (and ``station``, when given) without changing anything."""
+        ...
 
     async def aclose(self) -> None: ...
