@@ -309,7 +309,7 @@ class StationService:
                 row_id = self._held_rows.pop(action.scan.seq, None)
                 if row_id is not None:
                     self._write(row_id, title=action.title, details=action.details)
-            if result is None:
+            if result is None or isinstance(action, Audit):
                 continue
             if action.scan is scan and answer is None:
                 answer = result  # the reply to this scan (or, with no scan, to this call)
@@ -532,7 +532,8 @@ class StationService:
 
     def end_lead(self) -> None:
         for a in self.station.end_lead(self.clock()):
-            self._audit(a)
+            if isinstance(a, Audit):
+                self._audit(a)
 
     def dismiss_parked(self, scan_id: int, why: str) -> bool:
         """Dismiss a parked scan; the event records the lead (who) and ``why`` (required)."""
