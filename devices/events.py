@@ -21,7 +21,7 @@ ScannerState = Literal["connected", "disconnected", "ended"]
 UnreadableReason = Literal["too_long", "decode_error", "incomplete", "empty"]
 
 VISIBLE_CHARS = 64
-"""``UnreadableEvent.visible`` is cut to about this many characters."""
+"""``UnreadableEvent.visible_text()`` is cut to this many characters by default."""
 
 CRLF_HINT = 'scanner sends CRLF, set terminator = "\\r\\n"'
 """The ``crlf_mismatch`` diagnostic's message (the TOML spelling the technician types)."""
@@ -66,10 +66,9 @@ class UnreadableEvent:
     t_last: float = 0.0
     source: Source = "scanner"
 
-    @property
-    def visible(self) -> str:
-        """The raw bytes as safe, printable text, cut to about ``VISIBLE_CHARS`` characters."""
-        return visible_bytes(self.raw, limit=VISIBLE_CHARS)
+    def visible_text(self, limit: int = VISIBLE_CHARS) -> str:
+        """The raw bytes as safe, printable text of at most ``limit`` characters (``…`` when cut)."""
+        return visible_bytes(self.raw, limit=limit)
 
 
 @dataclass(frozen=True)

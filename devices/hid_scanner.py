@@ -52,7 +52,7 @@ Opener = Callable[[str, bool], DeviceHandle]
 def open_evdev(path: str, grab: bool = True) -> DeviceHandle:
     """Open an input device with evdev and grab it so keystrokes never reach the console."""
     try:
-        import evdev
+        import evdev  # type: ignore[import-not-found]  # the optional hid extra
     except ImportError:
         raise HidUnavailable(INSTALL_MESSAGE) from None
     try:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import serial
+import serial  # type: ignore[import-untyped]  # pyserial ships no type hints
 
 from devices.events import ScannerStats, StateEvent
 from devices.framing import Framer, FramingSpec

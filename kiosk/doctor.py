@@ -44,6 +44,7 @@ from devices.serial_scanner import OpenFailed, check_open
 from devices.text import visible
 from kiosk.config import Config, ScannerConfig
 from kiosk.connectors.base import Probe
+from kiosk.connectors.registry import installed, problems
 from kiosk.scanners import build_scanner, serial_settings
 
 HINTS = {
@@ -103,7 +104,7 @@ def _check_hid(part: str, cfg: ScannerConfig) -> Check:
     if not os.access(path, os.R_OK):
         return Check(part, False, f"permission denied on {path}", HINTS["hid_access"])
     try:
-        import evdev  # noqa: F401 - only whether it can be imported
+        import evdev  # type: ignore[import-not-found]  # noqa: F401 - only whether it can be imported
     except ImportError:
         return Check(part, False, f"found {path}, but {INSTALL_MESSAGE}", HINTS["hid_missing"])
     return Check(part, True, f"found {path} (readable)")
@@ -134,7 +135,7 @@ async def _probe(config: Config, name: str, part: str) -> Check:
             try:
                 probe = await asyncio.wait_for(connector.probe(station), timeout=limit)
             except TimeoutError:
-                return Check(part, False, f"no answer from {backend.base_url} within {limit:g} s",
+                return Check(part, False, f"no answer from {backend.display_url} within {limit:g} s",
                              _probe_hint(config, name, "unreachable"))
             if not probe.ok:
                 return Check(part, False, probe.message, _probe_hint(config, name, probe.problem, station))
@@ -152,26 +153,29 @@ def _probe_hint(config: Config, name: str, problem: str, station: str | None = N
     backend = config.backends[name]
     key = f"backends.{name}"
     if problem == "token":
-        if backend.token_env:
-            source = f"the environment variable {backend.token_env} ({key}.token_env)"
-        elif backend.token_file:
-            source = f"the file {config.resolve(backend.token_file)} ({key}.token_file)"
+        token_env, token_file = getattr(backend, "token_env", None), getattr(backend, "token_file", None)
+        if token_env:
+            source = f"the environment variable {token_env} ({key}.token_env)"
+        elif token_file:
+            source = f"the file {config.resolve(token_file)} ({key}.token_file)"
         else:
             return f"the server wants an API token: set {key}.token_env or {key}.token_file in {config.path}"
-        return (f"check the API token in {source}: it must be a token this server accepts (ask its administrator); "
-                f"the kiosk sends it as {backend.auth_header}: {backend.auth_scheme or '(bare token)'} ... "
-                f"({key}.auth_header / auth_scheme)")
+        how = ""
+        if hasattr(backend, "auth_header"):
+            scheme = getattr(backend, "auth_scheme", "") or "(bare token)"
+            how = f"; the kiosk sends it as {backend.auth_header}: {scheme} ... ({key}.auth_header / auth_scheme)"
+        return f"check the API token in {source}: it must be a token this server accepts (ask its administrator){how}"
     if problem == "base_url":
         return (f"set {key}.base_url in {config.path} to the server's address without the API path "
-                f"(now {backend.base_url}); the kiosk adds the path itself")
+                f"(now {backend.display_url}); the kiosk adds the path itself")
     if problem == "station":
         keys = [f"profiles[{i}].station" for i, p in enumerate(config.profiles) if p.backend == name and p.station == station]
         return f"check {', '.join(keys) or 'the station'} in {config.path}: the vendor's station code, spelled exactly (case matters)"
     if problem == "server":
         return "the server reports a problem of its own: try again later or ask its administrator (the kiosk keeps scans and sends them later)"
     if problem == "unreachable":
-        return f"{HINTS['backend']} (base_url = {backend.base_url})"
-    return f"check that {key}.base_url ({backend.base_url}) is the vendor's API server"
+        return f"{HINTS['backend']} (base_url = {backend.display_url})"
+    return f"check that {key}.base_url ({backend.display_url}) is the vendor's API server"
 
 
 def check_journal(path: Path) -> Check:
@@ -280,8 +284,21 @@ def run_checks(config: Config) -> list[Check]:
 # -- output ---------------------------------------------------------------------------
 
 
+def connector_listing() -> list[str]:
+    """The installed connectors (entry-point group kiosk.connectors) and any that failed to load."""
+    plugins = installed()
+    lines = ["Connectors:"]
+    for vendor, plugin in sorted(plugins.items()):
+        actions = ", ".join(sorted(plugin.actions))
+        lines.append(f"  {vendor:<12} actions: {actions}" + (f"  ({plugin.description})" if plugin.description else ""))
+    if not plugins:
+        lines.append("  (none installed: reinstall the kiosk with pip install -e .)")
+    lines += [f"  FAILED: {problem}" for problem in problems()]
+    return lines
+
+
 def device_listing() -> list[str]:
-    lines = ["Serial ports:"]
+    lines = connector_listing() + ["", "Serial ports:"]
     try:
         ports = list_serial_ports()
     except Exception as exc:  # noqa: BLE001 - pyserial's listing reads sysfs; never let it stop the doctor

@@ -11,9 +11,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import httpx
+
 from kiosk.config import Config
 from kiosk.connectors import make_connector
-from kiosk.connectors.base import Connector, TokenUnavailable
+from kiosk.connectors.base import Connector, ConnectorError
 from kiosk.journal import Journal, JournalError
 from kiosk.service import StationService
 
@@ -42,32 +44,34 @@ class Runtime:
         self.journal.close()
 
 
-def build_connector(config: Config, name: str) -> Connector:
-    """The connector for ``config.backends[name]``, its token file resolved against the config's
-    folder; a token or other problem raises ``StartupError`` naming the file and the key."""
-    backend = config.backends[name]
-    if backend.token_file is not None:
-        backend = backend.model_copy(update={"token_file": config.resolve(backend.token_file)})
+def build_connector(config: Config, name: str, *,
+                    transport: httpx.AsyncBaseTransport | None = None) -> Connector:
+    """The connector for ``config.backends[name]``; relative paths in the backend resolve against
+    the config's folder. A problem raises ``StartupError`` naming the file and the key."""
     try:
-        return make_connector(name, backend)
-    except TokenUnavailable as exc:
-        raise StartupError(f"{config.path}: backends.{name}.{exc.key}: {exc}", exc.advice) from None
+        return make_connector(name, config.backends[name], base_dir=config.path.parent, transport=transport)
+    except ConnectorError as exc:
+        key = f"backends.{name}" + (f".{exc.key}" if exc.key else "")
+        raise StartupError(f"{config.path}: {key}: {exc}", exc.advice) from None
     except ValueError as exc:
         raise StartupError(f"{config.path}: backends.{name}: {exc}") from None
 
 
-def build_connectors(config: Config) -> dict[str, Connector]:
-    return {name: build_connector(config, name) for name in config.backends}
+def build_connectors(config: Config, *,
+                     transport: httpx.AsyncBaseTransport | None = None) -> dict[str, Connector]:
+    """One connector per backend (see ``build_connector``)."""
+    return {name: build_connector(config, name, transport=transport) for name in config.backends}
 
 
 def build_runtime(config: Config, *, clock: Callable[[], float] = time.monotonic,
-                  wall: Callable[[], float] = time.time) -> Runtime:
+                  wall: Callable[[], float] = time.time,
+                  transport: httpx.AsyncBaseTransport | None = None) -> Runtime:
     try:
         journal = Journal.open(config.journal_path, config.kiosk.journal_retention_days)
     except JournalError as exc:
         raise StartupError(str(exc)) from None
     try:
-        connectors = build_connectors(config)
+        connectors = build_connectors(config, transport=transport)
     except StartupError:
         journal.close()
         raise

@@ -11,13 +11,8 @@ from pathlib import Path
 import pytest
 from fsutil import unwritable
 
-from kiosk.config import (
-    BackendConfig,
-    Config,
-    KioskSection,
-    ProfileConfig,
-    ScannerConfig,
-)
+from kiosk.config import Config, KioskSection, ProfileConfig, ScannerConfig
+from kiosk.connectors.jobtrack import JobTrackConfig
 from kiosk.doctor import Check, check_journal, format_table, run_doctor
 
 
@@ -34,7 +29,7 @@ def pty_link(tmp_path):
 def make_config(tmp_path, base_url: str, scanners: list[ScannerConfig], journal="kiosk.sqlite3") -> Config:
     return Config(
         kiosk=KioskSection(profile="p", journal=journal),
-        backends={"jt": BackendConfig(vendor="jobtrack", base_url=base_url, timeout_s=2)},
+        backends={"jt": JobTrackConfig(vendor="jobtrack", base_url=base_url, timeout_s=2)},
         profiles=[ProfileConfig(name="p", backend="jt", station="LP")],
         scanners=scanners,
         path=tmp_path / "kiosk.toml",

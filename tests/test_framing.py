@@ -168,7 +168,7 @@ def test_invalid_bytes_are_unreadable_and_the_next_frame_is_fine():
     events = frame_all(b"AB\xff\xfeC\rOK\r")
     [unreadable] = unreadables(events)
     assert unreadable.reason == "decode_error" and unreadable.raw == b"AB\xff\xfeC" and "byte 2" in unreadable.message
-    assert unreadable.visible == "AB<xFF><xFE>C"
+    assert unreadable.visible_text() == "AB<xFF><xFE>C"
     assert [e.text for e in scans(events)] == ["OK"]
 
 
@@ -186,7 +186,7 @@ def test_too_long_frame_is_discarded_and_the_next_frame_reads_correctly():
     events = frame_all(b"X" * 300 + b"\rGOOD\r", max_length=256)
     [unreadable] = unreadables(events)
     assert unreadable.reason == "too_long" and "300 bytes" in unreadable.message and unreadable.raw == b"X" * 256
-    assert unreadable.visible == "X" * 63 + "…"
+    assert unreadable.visible_text() == "X" * 63 + "…"
     assert [e.text for e in scans(events)] == ["GOOD"]
 
 
@@ -271,7 +271,7 @@ def test_no_scan_starts_or_ends_with_a_line_end_and_unreadables_keep_bytes(data,
         if isinstance(event, ScanEvent):
             assert event.text and event.text[0] not in "\r\n" and event.text[-1] not in "\r\n"
         elif isinstance(event, UnreadableEvent):
-            assert event.raw and len(event.visible) <= 64
+            assert event.raw and len(event.visible_text()) <= 64 and len(event.visible_text(10)) <= 10
 
 
 # Scanner data that survives framing unchanged: no terminator, no line end, no "]" (AIM).

@@ -171,6 +171,8 @@ terminator = "\\r"
             plug.write(b"337178\r\n")
             second = json.loads(out.wait_for(lambda l: l.startswith("{")))
             hint = err.wait_for(lambda l: "CRLF" in l)
+            plug.write(b"AB\xff\x1b\r\n")  # not UTF-8: answered as unreadable, never sent
+            third = json.loads(out.wait_for(lambda l: l.startswith("{")))
         finally:
             proc.send_signal(signal.SIGTERM)
             code = proc.wait(timeout=10)
@@ -178,4 +180,5 @@ terminator = "\\r"
         assert code == 0
         assert [(r["scan"], r["outcome"]) for r in (first, second)] == [("337178", "ok"), ("337178", "ok")]
         assert 'scanner sends CRLF, set terminator = "\\r\\n"' in hint
+        assert (third["outcome"], third["scan"]) == ("unreadable", "AB<xFF><ESC>")
         assert [e["order_number"] for e in httpx_events(sim.url)] == ["72544", "72544"]

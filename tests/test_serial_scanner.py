@@ -133,7 +133,7 @@ def test_crlf_scanner_on_a_cr_terminator_gives_clean_frames_a_hint_and_unreadabl
     finally:
         scanner.stop()
     assert [(e.text, e.raw) for e in (first, second, last)] == [("337178", b"337178")] * 2 + [("OK", b"OK")]
-    assert (bad.reason, bad.raw, bad.visible, bad.scanner) == ("decode_error", b"AB\xffCD", "AB<xFF>CD", "s1")
+    assert (bad.reason, bad.raw, bad.visible_text(), bad.scanner) == ("decode_error", b"AB\xffCD", "AB<xFF>CD", "s1")
     assert (long.reason, long.raw) == ("too_long", b"X" * 16) and "40 bytes" in long.message
     hints = [e for e in got.seen if isinstance(e, DiagnosticEvent)]
     assert [(h.kind, h.message) for h in hints] == [("crlf_mismatch", 'scanner sends CRLF, set terminator = "\\r\\n"')]
