@@ -28,9 +28,16 @@ def _movilitas(data: Path | None) -> SimApp:
     return MovilitasSim(load_sim_data(data) if data is not None else None)
 
 
+def _scantrust(data: Path | None) -> SimApp:
+    from kiosk.simulators.scantrust import ScantrustSim, load_sim_data
+
+    return ScantrustSim(load_sim_data(data) if data is not None else None)
+
+
 _BUILDERS: dict[str, Callable[[Path | None], SimApp]] = {
     "jobtrack": _jobtrack,
     "movilitas": _movilitas,
+    "scantrust": _scantrust,
 }
 SIMULATED_VENDORS = tuple(_BUILDERS)
 
