@@ -34,10 +34,17 @@ def _scantrust(data: Path | None) -> SimApp:
     return ScantrustSim(load_sim_data(data) if data is not None else None)
 
 
+def _loadings(data: Path | None) -> SimApp:
+    from kiosk.simulators.loadings import LoadingsSim, load_sim_data
+
+    return LoadingsSim(load_sim_data(data) if data is not None else None)
+
+
 _BUILDERS: dict[str, Callable[[Path | None], SimApp]] = {
     "jobtrack": _jobtrack,
     "movilitas": _movilitas,
     "scantrust": _scantrust,
+    "loadings": _loadings,
 }
 SIMULATED_VENDORS = tuple(_BUILDERS)
 
