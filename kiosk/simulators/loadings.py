@@ -286,7 +286,7 @@ DEMO_LOADINGS: list[DemoLoading] = [
 # --- the simulator ------------------------------------------------------------------------
 
 
-class Refusal(Exception):
+class _Refusal(Exception):
     """A request the API refuses: its status, error code and description."""
 
     def __init__(self, status: int, error: str, description: str) -> None:
@@ -316,57 +316,57 @@ class _Request(NamedTuple):
 def _parse_body(body: bytes, default_reference: str | None) -> _Request:
     parsed, payload = parse_json(body)
     if not parsed or not isinstance(payload, dict):
-        raise Refusal(400, INVALID_PARAM, "The request body must be a JSON object.")
+        raise _Refusal(400, INVALID_PARAM, "The request body must be a JSON object.")
     reference = payload.get("reference", default_reference)
     if not isinstance(reference, str) or not reference.strip() or len(reference) > MAX_REFERENCE:
-        raise Refusal(400, INVALID_PARAM_TYPE, bad_type("reference"))
+        raise _Refusal(400, INVALID_PARAM_TYPE, bad_type("reference"))
     warehouse_raw = payload.get("warehouseId")
     warehouse: int | str | None = _integer(warehouse_raw)
     if warehouse is None:
         if not isinstance(warehouse_raw, str) or not warehouse_raw:
-            raise Refusal(400, INVALID_PARAM_TYPE, bad_type("warehouseId"))
+            raise _Refusal(400, INVALID_PARAM_TYPE, bad_type("warehouseId"))
         warehouse = warehouse_raw
     type_number = _integer(payload.get("type"))
     if type_number not in (1, 2):
-        raise Refusal(400, INVALID_PARAM_TYPE, bad_type("type"))
+        raise _Refusal(400, INVALID_PARAM_TYPE, bad_type("type"))
     loading_type: Literal[1, 2] = 1 if type_number == 1 else 2
     reason = None
     if payload.get("reasonId") is not None:
         reason = _integer(payload["reasonId"])
         if reason is None:
-            raise Refusal(400, INVALID_PARAM_TYPE, bad_type("reasonId"))
+            raise _Refusal(400, INVALID_PARAM_TYPE, bad_type("reasonId"))
     use_external = payload.get("useExternalId", False)
     if not isinstance(use_external, bool):
-        raise Refusal(400, INVALID_PARAM_TYPE, bad_type("useExternalId"))
+        raise _Refusal(400, INVALID_PARAM_TYPE, bad_type("useExternalId"))
     if isinstance(warehouse, str) and not use_external and default_reference is None:
-        raise Refusal(400, INVALID_PARAM_TYPE, bad_type("warehouseId"))
+        raise _Refusal(400, INVALID_PARAM_TYPE, bad_type("warehouseId"))
     details = payload.get("loadingDetails")
     if not isinstance(details, list) or not details or len(details) > MAX_LINES:
-        raise Refusal(400, INVALID_PARAM_TYPE, bad_type("loadingDetails"))
+        raise _Refusal(400, INVALID_PARAM_TYPE, bad_type("loadingDetails"))
     lines = [_parse_line(detail) for detail in details]
     return _Request(reference, warehouse, loading_type, reason, lines)
 
 
 def _parse_line(detail: Any) -> Line:
     if not isinstance(detail, dict):
-        raise Refusal(400, INVALID_PARAM_TYPE, bad_type("loadingDetails"))
+        raise _Refusal(400, INVALID_PARAM_TYPE, bad_type("loadingDetails"))
     item_unit = _integer(detail.get("itemUnitId"))
     if item_unit is None:
-        raise Refusal(400, INVALID_PARAM_TYPE, bad_type("itemUnitId"))
+        raise _Refusal(400, INVALID_PARAM_TYPE, bad_type("itemUnitId"))
     quantity = _integer(detail.get("quantity"))
     if quantity is None or not 1 <= quantity <= MAX_QUANTITY:
-        raise Refusal(400, INVALID_PARAM_TYPE, bad_type("quantity"))
+        raise _Refusal(400, INVALID_PARAM_TYPE, bad_type("quantity"))
     real_qty = None
     if detail.get("realQty") is not None:
         real_qty = _integer(detail["realQty"])
         if real_qty is None:
-            raise Refusal(400, INVALID_PARAM_TYPE, bad_type("realQty"))
+            raise _Refusal(400, INVALID_PARAM_TYPE, bad_type("realQty"))
     serials_raw = detail.get("serialNumbers") or []
     if not isinstance(serials_raw, list) or len(serials_raw) > MAX_QUANTITY:
-        raise Refusal(400, INVALID_PARAM_TYPE, bad_type("serial number id"))
+        raise _Refusal(400, INVALID_PARAM_TYPE, bad_type("serial number id"))
     serials = [_integer(s) for s in serials_raw]
     if any(s is None for s in serials):
-        raise Refusal(400, INVALID_PARAM_TYPE, bad_type("serial number id"))
+        raise _Refusal(400, INVALID_PARAM_TYPE, bad_type("serial number id"))
     return Line(item_unit=item_unit, quantity=quantity, serial_numbers=[s for s in serials if s is not None],
                 real_qty=real_qty)
 
@@ -450,26 +450,26 @@ class LoadingsSim(SimBase):
             request = _parse_body(body, upsert_reference)
             owner = self._by_reference(request.reference)
             if owner is not None and owner is not existing:
-                raise Refusal(400, NOT_UNIQUE, REFERENCE_USED)
+                raise _Refusal(400, NOT_UNIQUE, REFERENCE_USED)
             warehouse = self._warehouse(request.warehouse)
             if request.reason is not None and request.reason not in self._reasons:
-                raise Refusal(404, NOT_FOUND, not_found("reason", request.reason))
+                raise _Refusal(404, NOT_FOUND, not_found("reason", request.reason))
             for line in request.lines:
                 if line.item_unit not in self._units:
-                    raise Refusal(404, NOT_FOUND, not_found("item unit", line.item_unit))
+                    raise _Refusal(404, NOT_FOUND, not_found("item unit", line.item_unit))
             van_loading = request.type == 1 and warehouse.type == VAN
             if van_loading:
                 for line in request.lines:
                     for serial in line.serial_numbers:
                         if serial not in self._serials:
-                            raise Refusal(404, NOT_FOUND, not_found("serial number", serial))
+                            raise _Refusal(404, NOT_FOUND, not_found("serial number", serial))
             else:
                 request = request._replace(lines=[line.model_copy(update={"serial_numbers": []})
                                                   for line in request.lines])
             if existing is not None:
                 self._give_back(existing)
             self._take(request, van_loading)
-        except Refusal as refusal:
+        except _Refusal as refusal:
             self._units, self._serials = snapshot
             return _error(refusal.status, refusal.error, refusal.description)
         return self._save(version, request, warehouse, existing, upsert_reference is not None)
@@ -480,7 +480,7 @@ class LoadingsSim(SimBase):
         else:
             found = next((w for w in self._warehouses.values() if w.reference == asked), None)
         if found is None:
-            raise Refusal(404, NOT_FOUND, not_found("warehouse", asked))
+            raise _Refusal(404, NOT_FOUND, not_found("warehouse", asked))
         return found
 
     def _give_back(self, loading: Loading) -> None:
@@ -510,7 +510,7 @@ class LoadingsSim(SimBase):
                 real = [line.real_qty for line in request.lines if line.item_unit == item_unit and line.real_qty is not None]
                 limit = min(real) if real else unit.van_stock
             if quantity > limit:
-                raise Refusal(400, QUANTITY_NOT_AVAILABLE, QUANTITY_DESCRIPTION)
+                raise _Refusal(400, QUANTITY_NOT_AVAILABLE, QUANTITY_DESCRIPTION)
         if van_loading:
             self._check_serials(request.lines)
         for item_unit, quantity in wanted.items():
@@ -530,16 +530,16 @@ class LoadingsSim(SimBase):
         for line in lines:
             unit = self._units[line.item_unit]
             if (line.serial_numbers or unit.serialized) and len(line.serial_numbers) != line.quantity:
-                raise Refusal(400, INVALID_SERIAL_NUMBER, SERIAL_COUNT_DESCRIPTION)
+                raise _Refusal(400, INVALID_SERIAL_NUMBER, SERIAL_COUNT_DESCRIPTION)
             for serial_id in line.serial_numbers:
                 serial = self._serials[serial_id]
                 if serial.item_unit != line.item_unit:
-                    raise Refusal(400, INVALID_SERIAL_NUMBER, serial_elsewhere(serial_id, line.item_unit))
+                    raise _Refusal(400, INVALID_SERIAL_NUMBER, serial_elsewhere(serial_id, line.item_unit))
                 if serial_id in seen:
-                    raise Refusal(400, INVALID_SERIAL_NUMBER, serial_repeated(serial_id))
+                    raise _Refusal(400, INVALID_SERIAL_NUMBER, serial_repeated(serial_id))
                 seen.add(serial_id)
                 if serial.status != "new":
-                    raise Refusal(400, INVALID_SERIAL_STATUS, serial_not_new(serial_id))
+                    raise _Refusal(400, INVALID_SERIAL_STATUS, serial_not_new(serial_id))
 
     def _save(self, version: str, request: _Request, warehouse: Warehouse, existing: Loading | None,
               upsert: bool) -> Answer:
