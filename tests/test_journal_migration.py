@@ -18,9 +18,12 @@ from pathlib import Path
 
 import pytest
 from conftest import BurstSim
+from hypothesis import given
+from hypothesis import strategies as st
 
 import kiosk.journal.core as journal_core
 from kiosk.journal import SCHEMA_VERSION, Journal, JournalError
+from kiosk.journal.values import fields_json, legacy_fields, legacy_fields_json
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 V1 = FIXTURES / "journal-v1.sqlite3"
@@ -111,6 +114,15 @@ def test_migration_keeps_every_row_the_outbox_events_and_profile(v1: Path) -> No
         assert new_id == 18  # the pruned ids 6 and 17 are never reused
 
     assert table(v1, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+
+
+@given(st.none() | st.text(max_size=5), st.none() | st.text(max_size=5), st.none() | st.text(max_size=5))
+def test_the_migrations_shortcut_writes_what_the_rule_says(order, tray, po) -> None:
+    assert legacy_fields_json(order, tray, po) == fields_json(legacy_fields(order, tray, po))
+    assert json.loads(legacy_fields_json(order, tray, po)) == [
+        {"key": key, "label": label, "value": value}
+        for key, label, value in (("order_number", "Order", order), ("tray_number", "Tray", tray), ("po_number", "PO", po))
+        if value]
 
 
 def test_a_migrated_journal_has_the_layout_of_a_new_one(v1: Path, tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ from kiosk.journal.values import (
     format_ts,
     parse_time,
     row_to_scan,
+    row_values,
     safe_text,
     stored_raw,
     utc_now,
@@ -470,7 +471,7 @@ class Journal:
         with self._lock:
             try:
                 for row in self._db().execute(f"SELECT {self._columns} FROM scans{where} ORDER BY id", params):
-                    write(row_to_scan(row))
+                    write(row_values(row))
                     count += 1
                     if progress is not None and count % PROGRESS_EVERY == 0:
                         progress(count)

@@ -15,17 +15,18 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from devices.text import visible
-from kiosk.journal.values import SCAN_FIELDS, ScanRow
+from kiosk.journal.values import SCAN_FIELDS
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
-Writer = Callable[[ScanRow], None]
+Writer = Callable[[dict[str, Any]], None]
+"""Writes one scan, given as ``values.row_values`` gives it (a dict by field name)."""
 
 
 def writer_for(out: IO[str], fmt: str) -> Writer:
     """A function that writes one scan to ``out``; the CSV header is written at once."""
     if fmt == "jsonl":
-        def write_json(scan: ScanRow) -> None:
+        def write_json(scan: dict[str, Any]) -> None:
             out.write(json.dumps(json_values(scan)) + "\n")
 
         return write_json
@@ -33,27 +34,25 @@ def writer_for(out: IO[str], fmt: str) -> Writer:
         rows = csv.writer(out)
         rows.writerow(SCAN_FIELDS)
 
-        def write_csv(scan: ScanRow) -> None:
+        def write_csv(scan: dict[str, Any]) -> None:
             rows.writerow(csv_values(scan))
 
         return write_csv
     raise ValueError(f"unknown export format {fmt!r}; use 'csv' or 'jsonl'")
 
 
-def json_values(scan: ScanRow) -> dict[str, Any]:
-    values = {name: getattr(scan, name) for name in SCAN_FIELDS}
-    values["details"] = list(scan.details)
-    values["fields"] = list(scan.fields)
-    values["raw"] = scan.raw.hex() if scan.raw is not None else None
-    return values
+def json_values(scan: dict[str, Any]) -> dict[str, Any]:
+    """Every value as stored (details and fields become JSON lists), ``raw`` as hex or null."""
+    raw = scan["raw"]
+    return {**scan, "raw": raw.hex() if raw is not None else None}
 
 
-def csv_values(scan: ScanRow) -> list[Any]:
+def csv_values(scan: dict[str, Any]) -> list[Any]:
     """One CSV record: details joined with " | ", fields as "Label: value | ...", request as
     JSON, raw as hex (empty where the bytes are the text); every text cell made safe."""
     values: list[Any] = []
     for name in SCAN_FIELDS:
-        value = getattr(scan, name)
+        value = scan[name]
         if name == "details":
             value = " | ".join(value)
         elif name == "fields":
@@ -72,7 +71,8 @@ def csv_cell(value: Any) -> Any:
         return ""
     if not isinstance(value, str):
         return value
-    value = visible(value)
+    if not value.isprintable():  # every character visible() replaces is unprintable: skip the slow scan
+        value = visible(value)
     if value.startswith(FORMULA_STARTS):
         value = "'" + value
     return value

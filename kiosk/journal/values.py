@@ -2,7 +2,7 @@
 
 Everything here is pure (no database): ``ScanRow``, ``SCAN_FIELDS``, canonical times, and
 the conversions each column needs on the way in (``*_json``, ``safe_text``) and out
-(``row_to_scan``).
+(``row_values``, ``row_to_scan``).
 """
 
 from __future__ import annotations
@@ -142,7 +142,16 @@ def legacy_fields(order_number: str | None, tray_number: str | None, po_number: 
             for (key, label), value in zip(LEGACY_FIELDS, values) if value is not None and str(value) != ""]
 
 
+_ORDER_ONLY = '[{"key": "order_number", "label": "Order", "value": '
+
+
 def legacy_fields_json(order_number: str | None, tray_number: str | None, po_number: str | None) -> str:
+    """``fields_json(legacy_fields(...))``. It runs for every row of a v1 journal being
+    migrated: the usual row (an order number only) takes a shortcut to the same text."""
+    if not tray_number and not po_number:
+        if order_number is None or str(order_number) == "":
+            return "[]"
+        return _ORDER_ONLY + json.dumps(str(order_number), ensure_ascii=False) + "}]"
     return fields_json(legacy_fields(order_number, tray_number, po_number))
 
 
@@ -184,9 +193,18 @@ def column_values(changes: Mapping[str, Any]) -> dict[str, Any]:
 
 # -- values coming out --------------------------------------------------------------------
 
-def row_to_scan(row: tuple) -> ScanRow:
+def row_values(row: tuple) -> dict[str, Any]:
+    """A stored row as ScanRow's fields by name, JSON columns decoded."""
     values = dict(zip(SCAN_FIELDS, row))
-    values["details"] = tuple(json.loads(values["details"]))
-    values["fields"] = tuple(json.loads(values["fields"]))
+    values["details"] = _json_tuple(values["details"])
+    values["fields"] = _json_tuple(values["fields"])
     values["request"] = json.loads(values["request"]) if values["request"] is not None else None
-    return ScanRow(**values)
+    return values
+
+
+def row_to_scan(row: tuple) -> ScanRow:
+    return ScanRow(**row_values(row))
+
+
+def _json_tuple(text: str) -> tuple:
+    return () if text == "[]" else tuple(json.loads(text))  # most rows: no details, no fields
