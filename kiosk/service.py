@@ -102,8 +102,9 @@ class StationService:
         for row in self._read(lambda: self.journal.outbox()):
             if row.status == "sending":
                 self._settle_interrupted(row)
+        counts = self._read(self.journal.outbox_counts)
         for name, lane in self.lanes.items():
-            lane.waiting = self._read(lambda: self.journal.outbox_count(name))
+            lane.waiting = counts.get(name, 0)
         for sender in self.senders.values():
             sender.start()
 
