@@ -20,6 +20,10 @@ Assumptions where ../shared/vendor-docs/jobtrack-checkin.txt is silent or contra
   characters is encoded, ``%`` included); "", "." and ".." raise ``InvalidStationCode``
   before anything is sent.
 
+- ``probe(station)`` POSTs an empty order identifier: the document has no read-only endpoint,
+  and an empty identifier can match no order, so the vendor refuses it without recording
+  anything (see ``JobTrackConnector.probe``).
+
 The token is never logged, never part of an exception message and not in ``repr()``.
 """
 
@@ -43,11 +47,14 @@ from pydantic import model_validator
 
 from devices.text import visible
 from kiosk.connectors.base import (Accepted, ActionSpec, Answer, BackendConfig, BadAnswer, ConnectorError,
-                                   ConnectorPlugin, DisplayField, Probe, Rejected, Request, Unreachable)
+                                   ConnectorPlugin, DisplayField, Probe, ProbeProblem, Rejected, Request,
+                                   Unreachable)
 
 ENDPOINT = "/api/v2/job_track/stations/"
 EXCERPT_CHARS = 120
 SERVER = "the job-track server"
+STATION_NOT_FOUND = "Station not found"
+NOT_PERFORMED = "Checkin not performed"
 
 
 class JobTrackConfig(BackendConfig):
@@ -103,7 +110,12 @@ class InvalidStationCode(ValueError):
 
 
 class TokenUnavailable(ConnectorError):
-    """The backend's token source is missing or unusable; the message names the source only."""
+    """The backend's token source is missing or unusable; the message names the source only.
+
+    ``key`` is ``token_env`` or ``token_file``; ``advice`` says what to do."""
+
+    def __init__(self, key: str, message: str, advice: str) -> None:
+        super().__init__(message, key=key, advice=advice)
 
 
 def station_segment(code: str) -> str:
@@ -118,32 +130,44 @@ def station_segment(code: str) -> str:
 
 
 def read_token(name: str, backend: JobTrackConfig) -> str | None:
-    """The API token from ``token_env`` or ``token_file``; None when neither is configured."""
+    """The API token from ``token_env`` or ``token_file``; None when neither is configured.
+
+    Raises ``TokenUnavailable`` naming the key and the source (never the token) with advice."""
     if backend.token_env:
-        token = os.environ.get(backend.token_env, "").strip()
+        var = backend.token_env
+        token = os.environ.get(var, "").strip()
         if not token:
             raise TokenUnavailable(
-                f"backend {name!r}: environment variable {backend.token_env} is not set or empty (it must hold the API token)"
+                "token_env", f"environment variable {var} is not set or empty (it must hold the API token)",
+                f"set {var} to the API token in the kiosk's environment (export {var}=..., or the service's "
+                "EnvironmentFile), then start again",
             )
-        source = f"environment variable {backend.token_env}"
+        key, source = "token_env", f"environment variable {var}"
     elif backend.token_file:
         path = backend.token_file
+        fix_file = f"put the API token on the first line of {path}, readable only by the kiosk user (chmod 600)"
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
-            raise TokenUnavailable(f"backend {name!r}: token file {path} not found") from None
+            raise TokenUnavailable("token_file", f"token file {path} not found",
+                                   f"{fix_file}, or correct backends.{name}.token_file") from None
+        except PermissionError:
+            raise TokenUnavailable("token_file", f"cannot read token file {path} (permission denied)",
+                                   f"let the kiosk user read {path} (chown it to that user, chmod 600)") from None
         except (OSError, UnicodeDecodeError) as exc:
             reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-            raise TokenUnavailable(f"backend {name!r}: cannot read token file {path} ({reason})") from None
+            raise TokenUnavailable("token_file", f"cannot read token file {path} ({reason})", fix_file) from None
         token = lines[0].strip() if lines else ""
         if not token:
-            raise TokenUnavailable(f"backend {name!r}: token file {path} is empty (the first line must hold the token)")
-        source = f"token file {path}"
+            raise TokenUnavailable("token_file", f"token file {path} is empty (the first line must hold the token)",
+                                   fix_file)
+        key, source = "token_file", f"token file {path}"
     else:
         return None
     if not all(0x21 <= ord(ch) <= 0x7E for ch in token):
         raise TokenUnavailable(
-            f"backend {name!r}: the token in {source} has characters an HTTP header cannot carry (spaces, controls or non-ASCII)"
+            key, f"the token in {source} has characters an HTTP header cannot carry (spaces, controls or non-ASCII)",
+            f"the {source} must hold only the token itself (no quotes, spaces or other text)",
         )
     return token
 
@@ -320,6 +344,7 @@ class JobTrackConnector:
         self.base_url = backend.display_url
         self._where = self.base_url
         token = read_token(name, backend)
+        self._has_token = token is not None
         headers = {"Accept": "application/json", "User-Agent": "kiosk-jobtrack"}
         if token is not None:
             headers[backend.auth_header] = f"{backend.auth_scheme} {token}" if backend.auth_scheme else token
@@ -352,21 +377,65 @@ class JobTrackConnector:
             return self._unreachable(exc)
         return interpret(response)
 
-    async def probe(self) -> Probe:
-        """GET the base URL: any HTTP answer (even 404/405) means the server is there."""
+    async def probe(self, station: str | None = None) -> Probe:
+        """Prove the base URL, the token and ``station`` with a check-in that checks nothing in.
+
+        POST ``{order_field: ""}`` (no operator) to the station's check-in URL. An empty
+        order identifier matches no order, so the vendor refuses it ("Order not found", or
+        "Station not found" for an unknown station): that refusal proves the base URL and the
+        token. 401/403 means the token was refused; a 404 without the vendor's refusal body
+        means there is no check-in API under base_url. Without a station only whether the
+        server answers at all is checked (GET base_url).
+        """
         started = time.perf_counter()
+        extra = {"base_url": self._where}
+        if station is None:
+            return await self._reachable(started, extra)
+        try:
+            url = self.station_url(station)
+        except InvalidStationCode as exc:
+            return Probe(ok=False, message=str(exc), extra=extra, problem="station")
+        try:
+            response = await self._client.post(url, json={self.backend.order_field: ""})
+        except httpx.TransportError as exc:
+            return Probe(ok=False, message=self._unreachable(exc).message, extra=extra, problem="unreachable")
+        latency_ms = (time.perf_counter() - started) * 1000
+        problem, message = self._judge_probe(response, station, latency_ms)
+        return Probe(ok=not problem, message=message, http_status=response.status_code, latency_ms=latency_ms,
+                     extra=extra, problem=problem)
+
+    def _judge_probe(self, response: httpx.Response, station: str, latency_ms: float) -> tuple[ProbeProblem, str]:
+        status = response.status_code
+        answered = f"{self._where} answered HTTP {status} {response.reason_phrase}".rstrip()
+        is_json, data = _json(response)
+        refusal = _rejected(data, status) if status in (400, 404) and is_json else None
+        if status == 404 and refusal is not None and refusal.title != NOT_PERFORMED:
+            refusal = None  # a 404 from the check-in API itself always says "Checkin not performed"
+        shown = visible(repr(station))
+        if status in (401, 403):
+            missing = "" if self._has_token else " (no token is configured for this backend)"
+            return "token", f"token refused: {answered}{missing}"
+        if refusal is not None and STATION_NOT_FOUND in refusal.details:
+            return "station", f'station {shown} not found: the server answered "{STATION_NOT_FOUND}" (base URL and token are right)'
+        if refusal is not None:
+            return "", (f"base URL and token accepted, station {shown} found "
+                        f"(an empty check-in was refused as expected, {latency_ms:.0f} ms)")
+        if status == 404:
+            path = visible(response.request.url.raw_path.decode("ascii", "replace"))
+            return "base_url", f"wrong base_url: {answered} for the check-in path {path}"
+        if status >= 500 or status == 429:
+            return "server", f"server problem: {answered}: {_excerpt(response) or '(empty body)'}"
+        return "answer", f"{answered}, not like the job-track check-in API: {_excerpt(response) or '(empty body)'}"
+
+    async def _reachable(self, started: float, extra: dict[str, str]) -> Probe:
         try:
             response = await self._client.get(self._base)
         except httpx.TransportError as exc:
-            return Probe(ok=False, message=self._unreachable(exc).message, extra={"base_url": self._where})
+            return Probe(ok=False, message=self._unreachable(exc).message, extra=extra, problem="unreachable")
         latency_ms = (time.perf_counter() - started) * 1000
-        return Probe(
-            ok=True,
-            message=f"The job-track server at {self._where} answered HTTP {response.status_code} in {latency_ms:.0f} ms",
-            http_status=response.status_code,
-            latency_ms=latency_ms,
-            extra={"base_url": self._where},
-        )
+        message = (f"{SERVER} at {self._where} answers (HTTP {response.status_code}, {latency_ms:.0f} ms); "
+                   "no profile uses this backend, so the token and a station were not checked")
+        return Probe(ok=True, message=message, http_status=response.status_code, latency_ms=latency_ms, extra=extra)
 
     async def aclose(self) -> None:
         await self._client.aclose()
