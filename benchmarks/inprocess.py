@@ -54,7 +54,7 @@ class InstantConnector:
     async def check_in(self, request: Any) -> Any:
         return self._accepted(request.station, request.identifier)
 
-    async def probe(self) -> Any:
+    async def probe(self, station: str | None = None) -> Any:
         raise NotImplementedError("not used by the benchmarks")
 
     async def aclose(self) -> None:
@@ -104,7 +104,8 @@ class Rig:
         self.db = connection_of(self.journal)
         if self.synchronous != "FULL":
             self.db.execute(f"PRAGMA synchronous = {self.synchronous}")  # the baseline only
-        self.service = StationService(self.config, self.journal, {BACKEND: self.connector})
+        connectors: dict[str, Any] = {BACKEND: self.connector}  # duck-typed: old and new interface
+        self.service = StationService(self.config, self.journal, connectors)
         self.service.subscribe(self.results.append)
         await self.service.start()
         if has_inbox():

@@ -92,7 +92,9 @@ def test_quick_run_reports_every_benchmark(tmp_path: Path) -> None:
         assert size["build"]["rows"] == size["rows"]
         assert number(size["startup_warm_s"]) and percentiles_ok(size["per_scan"]["kiosk_ms"])
         assert size["tools"]["export"]["lines"] >= size["rows"]
-        assert percentiles_ok(size["beside"]["quiet_ms"]) and number(size["beside"]["worst_delay_ms"])
+        assert size["beside"]["runs"] and number(size["beside"]["sharing_delay_ms"])
+        for run in size["beside"]["runs"]:
+            assert all(percentiles_ok(run[key]) for key in ("alone_ms", "copy_ms", "journal_ms"))
 
     drain = results["drain"]
     assert number(drain["measured_s"]) and number(drain["theoretical_min_s"])
