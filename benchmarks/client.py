@@ -14,8 +14,10 @@ noise hits them alike:
   connection, no timeout (so no anyio cancel scope per read/write), the failed
   ``import sniffio`` short-circuited (httpcore looks for sniffio a few times per request;
   when it is not installed each look is a failed import that searches ``sys.path``),
-  ``httpcore.AsyncConnectionPool`` without httpx on top, and the sync client run in a
-  worker thread (``asyncio.to_thread``: the loop stays free, one thread hop each way);
+  no cookie extraction into the client's jar (httpx builds a ``urllib`` request for each
+  response to do it), both of these, ``httpcore.AsyncConnectionPool`` without httpx on top,
+  and the sync client run in a worker thread (``asyncio.to_thread``: the loop stays free,
+  one thread hop each way);
 - ``connector``: the kiosk's own job-track connector (``perform``), answer parsing included.
 
 Per variant: p50/p95/p99 per request, the cost over ``sync_httpx``, and the event-loop
@@ -117,6 +119,26 @@ class NoSniffioLookup(AsyncHttpx):
         if "sniffio" in sys.modules:
             return await super().check_in_ms(code)
         sys.modules["sniffio"] = None  # type: ignore[assignment]  # import fails at once
+        try:
+            return await super().check_in_ms(code)
+        finally:
+            del sys.modules["sniffio"]
+
+
+class NoCookieJar(AsyncHttpx):
+    """``async_default`` without reading ``Set-Cookie`` into the client's jar (httpx builds a
+    ``urllib`` request per response for that); ``lookup=False`` also drops the sniffio look-up."""
+
+    def __init__(self, base_url: str, *, lookup: bool = True, **kwargs: Any) -> None:
+        super().__init__(base_url, **kwargs)
+        self.lookup = lookup
+        jar: Any = self.client.cookies
+        jar.extract_cookies = lambda response: None
+
+    async def check_in_ms(self, code: str) -> float:
+        if self.lookup or "sniffio" in sys.modules:
+            return await super().check_in_ms(code)
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
         try:
             return await super().check_in_ms(code)
         finally:
@@ -236,6 +258,8 @@ def variants(base_url: str) -> dict[str, Any]:
             max_connections=1, max_keepalive_connections=1)),
         "async_no_timeout": AsyncHttpx(base_url, timeout=None),
         "async_no_sniffio_lookup": NoSniffioLookup(base_url, timeout=timeout),
+        "async_no_cookie_jar": NoCookieJar(base_url, timeout=timeout),
+        "async_both": NoCookieJar(base_url, lookup=False, timeout=timeout),
         "httpcore_pool": HttpcorePool(base_url),
         "sync_in_thread": Threaded(base_url),
         "connector": Connector(base_url),
@@ -251,6 +275,8 @@ DESCRIPTIONS = {
     "async_limits_1": "+ Limits(max_connections=1)",
     "async_no_timeout": "+ timeout=None (no anyio cancel scopes)",
     "async_no_sniffio_lookup": "+ failed `import sniffio` answered from sys.modules",
+    "async_no_cookie_jar": "+ no Set-Cookie extraction into the jar",
+    "async_both": "+ both of the above",
     "httpcore_pool": "httpcore.AsyncConnectionPool, no httpx layers",
     "sync_in_thread": "httpx.Client in asyncio.to_thread",
     "connector": "the kiosk's job-track connector (perform)",

@@ -145,7 +145,8 @@ def journal_rows(data: Data) -> list[Row]:
         d = data[key]
         check = d["full_check"]
         out.append(row(f"journal via service, {label}",
-                       f"{d['full_scans_per_s']:.0f} scans/s (FULL), {d['commits_per_scan']:.1f} commits/scan",
+                       f"{d['full_scans_per_s']:.0f} scans/s (FULL), {d['commits_per_scan']:.1f} commits/scan, "
+                       f"{d['fsync_ms_per_commit']:.2f} ms per fsync'd commit",
                        f"{d['off_scans_per_s']:.0f} scans/s (OFF)", f"x{d['ratio']:.2f}",
                        "none lost, in order", check["lost"] == 0 and check["in_order"] and check["ids_increasing"]))
     return out
