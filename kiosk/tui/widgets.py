@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from datetime import datetime
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from rich.table import Table
 from rich.text import Text
@@ -36,6 +36,15 @@ def local_time(ts: str) -> str:
         return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone().strftime("%H:%M:%S")
     except ValueError:
         return ts
+
+
+def safe_count(count: Callable[[], int]) -> int:
+    """A count read from the journal for a status line; 0 when the read fails (the journal's
+    own error screen says why), so a failing read never takes the screen down."""
+    try:
+        return count()
+    except Exception:
+        return 0
 
 
 def duration(seconds: float) -> str:
@@ -71,9 +80,9 @@ class StationBar(Static):
 
 
 class ResultPanel(Vertical):
-    """The last result, big: a headline in block letters and the facts below it."""
+    """The last result: the facts in full and, in what room is left, a headline in block letters."""
 
-    STYLES = ("-idle", "-ok", "-queued", "-duplicate", "-info", "-notice", "-prompt", "-rejected", "-error")
+    OUTCOME_CLASSES = ("-idle", *dict.fromkeys(look.css for look in STYLES.values()))
 
     def compose(self) -> ComposeResult:
         yield BigText("READY", id="result-headline")
@@ -85,7 +94,7 @@ class ResultPanel(Vertical):
 
     @property
     def style_name(self) -> str:
-        return next((c for c in self.STYLES if self.has_class(c)), "-idle")
+        return next((c for c in self.OUTCOME_CLASSES if self.has_class(c)), "-idle")
 
     @property
     def headline(self) -> str:
@@ -96,7 +105,7 @@ class ResultPanel(Vertical):
         return str(self.query_one("#result-facts", Static).content)
 
     def show(self, style: str, headline: str, facts: Text) -> None:
-        self.remove_class(*self.STYLES)
+        self.remove_class(*self.OUTCOME_CLASSES)
         self.add_class(style)
         self.query_one("#result-headline", BigText).update(headline)
         self.query_one("#result-facts", Static).update(facts)
@@ -191,8 +200,6 @@ class ScanHistory(Static):
         return line
 
 
-
-
 class SessionCounters(Static):
     """Session counts and the outbox: ok, rejected, queued, errors, duplicates, waiting, parked."""
 
@@ -204,10 +211,26 @@ class SessionCounters(Static):
                 continue
             text.append(f"{label} ")
             text.append(str(n), style=f"bold {colours[label]}")
-            text.append("   ")
+            text.append("  ")
         text.append(f"{waiting} waiting to send", style="bold yellow" if waiting else "")
-        text.append("   ")
+        text.append("  ")
         text.append(f"{parked} parked", style="bold red" if parked else "")
+        self.update(text)
+
+
+class KeyHints(Static):
+    """The keys a station has (F2, F3) and, while someone types, what they typed so far."""
+
+    KEYS = "F2 lead   F3 diagnostics"
+
+    def on_mount(self) -> None:
+        self.show("")
+
+    def show(self, typing: str) -> None:
+        text = Text(self.KEYS)
+        if typing:
+            text.append("   typing: ", style="dim")
+            text.append_text(plain(typing, "bold"))
         self.update(text)
 
 
