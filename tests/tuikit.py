@@ -169,8 +169,7 @@ _FRAME = "┃━┏┓┗┛│─┌┐└┘▊▎▔▁"
 
 
 def screen_text(app: KioskApp, region: tuple[int, int, int, int] | None = None) -> str:
-    """What the screen (or a region ``x, y, width, height`` of it) shows, words joined by
-    single spaces across line breaks and frames, so wrapped text reads as it was written."""
+    """What the screen (or a region ``x, y, width, height`` of it) shows, as one line of words."""
     lines = screen_lines(app)
     if region is not None:
         x, y, w, h = region
@@ -178,6 +177,11 @@ def screen_text(app: KioskApp, region: tuple[int, int, int, int] | None = None) 
     return " ".join(" ".join(line.strip(_FRAME + " ").split()) for line in lines).strip()
 
 
+def _squeezed(text: str) -> str:
+    return "".join(text.split()).casefold()
+
+
 def shows(app: KioskApp, text: str, region: tuple[int, int, int, int] | None = None) -> bool:
-    """``text`` (its words in order) is on screen, or in ``region`` of it."""
-    return " ".join(text.split()) in screen_text(app, region)
+    """``text`` is on screen (or in ``region``), wherever its lines were wrapped, even inside a
+    long word; letters in any case (a headline may be upper-cased)."""
+    return _squeezed(text) in _squeezed(screen_text(app, region))

@@ -283,8 +283,6 @@ class KioskApp(App[int], inherit_bindings=False):
         facts = result_facts(result)
         if result.outcome == Outcome.OK:
             big = f"OK {result.order_number or result.scan}"
-            if result.replay:
-                facts = Text("Saved earlier, sent now.\n", style="bold") + facts
         elif result.outcome == Outcome.QUEUED:
             self._panel_waiting = self._waiting_for(result)
             facts = Text(f"Saved. Will be sent when the connection is back. {self._panel_waiting} waiting\n",
@@ -294,6 +292,8 @@ class KioskApp(App[int], inherit_bindings=False):
             facts = plain(result.title, "bold")
             facts.append("\n")
             facts.append_text(result_facts(result))
+        if result.replay:
+            facts = Text("Saved earlier and sent later.\n", style="bold") + facts
         self._panel(look.css, big, facts)
         self._panel_result = result
 
@@ -614,9 +614,11 @@ class KioskApp(App[int], inherit_bindings=False):
 
 def _summary(result: ScanResult) -> Text:
     """One line for a lead screen's message line: what a scan made under it came to."""
-    text = plain(result.scan or "", "bold")
-    text.append(": " if result.scan else "")
-    text.append(f"{result.outcome} ", style=f"bold {style(result.outcome).rich}")
+    look = style(result.outcome)
+    text = Text(f"{look.mark} ", style=f"bold {look.rich}")
+    if result.scan:
+        text.append_text(plain(result.scan, "bold"))
+        text.append(": ")
     text.append_text(plain(result.title))
     if result.details:
         text.append(" — ")

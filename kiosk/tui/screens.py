@@ -107,7 +107,8 @@ class AttentionScreen(ModalScreen[None]):
         r = self.result
         with Vertical(id="attention-box"):
             yield Static(Text(headline(r.outcome, title=r.title, verb=r.verb), style="bold"), id="attention-kind")
-            yield BigText(self.message if self.refused else r.title, plain_fallback=False, id="attention-message")
+            yield BigText(self.message if self.refused else r.title, shorter=r.title, plain_fallback=False,
+                          id="attention-message")
             yield Static(plain(r.title, "bold"), id="attention-title")
             said = Text("Vendor says: " if self.refused else "What happened: ", style="bold")
             said.append_text(plain("\n".join(r.details) or r.title))
@@ -234,20 +235,29 @@ class LeadScreen(Screen[Any]):
     def compose_body(self) -> ComposeResult:
         yield from ()
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.message = Text("")
+        """The message line: the answer to the lead's last action, or what the last scan came to."""
+
     def compose(self) -> ComposeResult:
         yield Static(Text(self.TITLE, style="bold"), classes="lead-title")
         with Vertical(classes="lead-body"):
             yield from self.compose_body()
-        yield Static(id="lead-message")
+        yield from self.compose_footer()
+
+    def compose_footer(self) -> ComposeResult:
+        yield Static(self.message, id="lead-message")
         yield Static(Text(self.HINT), classes="lead-hint")
 
     def action_back(self) -> None:
         self.dismiss()
 
     def say(self, message: str | Text) -> None:
-        """Show the answer to the lead's last action (or the last scan) on the message line."""
-        text = message if isinstance(message, Text) else plain(message, "bold")
-        self.query_one("#lead-message", Static).update(text)
+        """Show ``message`` on the message line (kept until the screen is mounted)."""
+        self.message = message if isinstance(message, Text) else plain(message, "bold")
+        if self.is_mounted:
+            self.query_one("#lead-message", Static).update(self.message)
 
 
 def highlight_first(options: OptionList) -> None:
@@ -300,8 +310,7 @@ class ConfirmScreen(LeadScreen):
         yield Static(Text(self.question, style="bold"), classes="lead-title")
         with Vertical(classes="lead-body"):
             yield OptionList(Option(Text(self.no), id="no"), Option(Text(self.yes), id="yes"), id="confirm")
-        yield Static(id="lead-message")
-        yield Static(Text(self.HINT), classes="lead-hint")
+        yield from self.compose_footer()
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)
