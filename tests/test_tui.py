@@ -13,15 +13,25 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 from textual.command import CommandPalette
+from tuikit import (
+    PIN,
+    FakeClock,
+    closed_port_url,
+    kiosk,
+    outcomes,
+    panel,
+    person,
+    scan,
+    sim_fixture,  # noqa: F401 (the "sim" fixture)
+    until,
+    write_config,
+)
 
 from kiosk.runtime import build_runtime
 from kiosk.station.state import Scan
 from kiosk.tui.app import KioskApp
 from kiosk.tui.screens import AttentionScreen, LeadMenuScreen, PinScreen, ProfileScreen
 from kiosk.tui.widgets import ScanHistory
-from tuikit import (PIN, FakeClock, closed_port_url, kiosk, outcomes, panel, person, scan, sim, until,  # noqa: F401
-                    write_config)
-
 
 # --- results --------------------------------------------------------------------------
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 from rich.console import Console
+from textual import events
+from textual.keys import _character_to_key
 from textual.pilot import Pilot
 
 from kiosk.config import Config, load_config
@@ -33,11 +35,10 @@ PIN_HASH = hash_pin(PIN, salt=b"0123456789abcdef")
 SIZES = [(80, 24), (120, 40), (200, 60)]
 PERSON_S = 0.25
 """Seconds between a person's key presses (a scanner's are a few milliseconds)."""
-SCANNER_S = 0.004
 
 
-@pytest.fixture
-def sim() -> Iterator[tuple[JobTrackSim, SimServer]]:
+@pytest.fixture(name="sim")
+def sim_fixture() -> Iterator[tuple[JobTrackSim, SimServer]]:
     """The job-track simulator with its demo data on a free loopback port."""
     app = JobTrackSim()
     with SimServer(app) as server:
@@ -137,13 +138,22 @@ async def type_keys(pilot: Pilot[int], text: str, seconds_per_key: float, enter:
 
 
 async def scan(pilot: Pilot[int], text: str) -> None:
-    """A keyboard-wedge scanner: the code and Enter, a few milliseconds per key."""
-    await type_keys(pilot, text, SCANNER_S)
+    """A keyboard-wedge scanner: the code and Enter as one burst of key events, back to back,
+    as a terminal delivers them (``Pilot.press`` would wait for the app to idle after each
+    key). The app's FakeClock does not move during the burst: faster than any person."""
+    key_clock(pilot.app)  # type: ignore[arg-type]
+    driver = pilot.app._driver
+    assert driver is not None
+    for ch in [*text, "\r"]:
+        key = "enter" if ch == "\r" else ch if ch.isalnum() else _character_to_key(ch)
+        driver.send_message(events.Key(key, ch))
+    await pilot.pause()
 
 
 async def person(pilot: Pilot[int], text: str, enter: bool = True) -> None:
-    """A person at the keyboard: a quarter of a second per key."""
+    """A person at the keyboard: a quarter of a second per key, and time goes on after the last."""
     await type_keys(pilot, text, PERSON_S, enter)
+    key_clock(pilot.app).now += PERSON_S  # type: ignore[arg-type]
 
 
 def panel(app: KioskApp) -> ResultPanel:

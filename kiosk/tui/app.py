@@ -24,14 +24,17 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
 
 from rich.text import Text
 from textual import events
 from textual.app import App
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widget import Widget
 
 from devices.events import DeviceEvent, Scanner
 from kiosk.config import Config
@@ -44,11 +47,31 @@ from kiosk.scanners import build_scanners
 from kiosk.service import JournalDown
 from kiosk.station.state import Scan
 from kiosk.tui.keyboard import Key, KeyboardScans, ScannerBursts
-from kiosk.tui.screens import (PIN_IDLE_S, AttentionScreen, ConfigScreen, ConfirmScreen, DiagnosticsScreen,
-                               JournalDownScreen, LeadMenuScreen, LeadScreen, MainScreen, ParkedScreen, PinScreen,
-                               ProfileScreen)
-from kiosk.tui.widgets import (HealthLine, KeyHints, ResultPanel, ScanHistory, SessionCounters, StationBar, plain,
-                               result_facts, safe_count)
+from kiosk.tui.screens import (
+    PIN_IDLE_S,
+    AttentionScreen,
+    ConfigScreen,
+    ConfirmScreen,
+    DiagnosticsScreen,
+    JournalDownScreen,
+    LeadMenuScreen,
+    LeadScreen,
+    MainScreen,
+    ParkedScreen,
+    PinScreen,
+    ProfileScreen,
+)
+from kiosk.tui.widgets import (
+    HealthLine,
+    KeyHints,
+    ResultPanel,
+    ScanHistory,
+    SessionCounters,
+    StationBar,
+    plain,
+    result_facts,
+    safe_count,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +81,7 @@ LEAD_ACTIONS = {"diagnostics": "diagnostics", "config": "view_config", "quit": "
 """Lead menu items that need lead authority at the moment they are chosen (journaled)."""
 
 S = TypeVar("S", bound="Screen[Any]")
+W = TypeVar("W", bound=Widget)
 
 
 class KioskApp(App[int], inherit_bindings=False):
@@ -66,7 +90,7 @@ class KioskApp(App[int], inherit_bindings=False):
     ENABLE_COMMAND_PALETTE = False
     # Replaces App's bindings (inherit_bindings=False): ctrl+q / ctrl+c / ctrl+p do nothing
     # unless the config allows quitting; a lead quits from the lead menu.
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit_kiosk", show=False, priority=True),
         Binding("ctrl+c", "locked", show=False, priority=True),
         Binding("ctrl+p", "locked", show=False, priority=True),
@@ -203,6 +227,8 @@ class KioskApp(App[int], inherit_bindings=False):
 
     def _release_quiet_keys(self) -> None:
         self._release_timer = None
+        if not self.screen_stack:  # shutting down
+            return
         self._hand_on(self.bursts.quiet())
         if self.bursts.holding:
             self._release_later()
@@ -237,10 +263,9 @@ class KioskApp(App[int], inherit_bindings=False):
             self._loop.call_soon_threadsafe(self._on_result, result)
             return
         self.results.append(result)
-        try:
-            self.query_one(ScanHistory).add_result(result)
-        except Exception:  # the main screen is not mounted yet (results at start-up)
-            pass
+        history = self._main_part(ScanHistory)
+        if history is not None:
+            history.add_result(result)
         self._present(result)
         self._watch_lead("Lead authority lapsed after being idle.")
         self.refresh_status()
@@ -277,21 +302,23 @@ class KioskApp(App[int], inherit_bindings=False):
         self._play(result)
 
     def _show_result(self, result: ScanResult) -> None:
-        """The panel shows ``result``: headline from the table, then the facts."""
+        """The panel shows ``result``: headline from the table, then the facts (with the
+        result's title whenever the headline does not already say it)."""
         look = style(result.outcome)
         big = headline(result.outcome, title=result.title, verb=result.verb)
-        facts = result_facts(result)
         if result.outcome == Outcome.OK:
             big = f"OK {result.order_number or result.scan}"
+            facts = result_facts(result)
         elif result.outcome == Outcome.QUEUED:
             self._panel_waiting = self._waiting_for(result)
             facts = Text(f"Saved. Will be sent when the connection is back. {self._panel_waiting} waiting\n",
                          style="bold") + result_facts(result, skip_details=1)
-        elif look.must_ack:
-            big = f"{big} {result.scan}"
-            facts = plain(result.title, "bold")
-            facts.append("\n")
-            facts.append_text(result_facts(result))
+        else:
+            facts = result_facts(result)
+            if look.must_ack:
+                big = f"{big} {result.scan}"
+            if result.title.casefold() not in big.casefold():
+                facts = plain(result.title + "\n", "bold") + facts
         if result.replay:
             facts = Text("Saved earlier and sent later.\n", style="bold") + facts
         self._panel(look.css, big, facts)
@@ -306,10 +333,16 @@ class KioskApp(App[int], inherit_bindings=False):
 
     def _panel(self, css: str, big: str, facts: Text) -> None:
         self._panel_result = None
+        result_panel = self._main_part(ResultPanel)
+        if result_panel is not None:
+            result_panel.show(css, big, facts)
+
+    def _main_part(self, kind: type[W]) -> W | None:
+        """A part of the main screen (always at the bottom of the stack); None until mounted."""
         try:
-            self.screen_stack[0].query_one(ResultPanel).show(css, big, facts)
-        except Exception:  # not mounted yet
-            pass
+            return self.screen_stack[0].query_one(kind)
+        except (IndexError, NoMatches):
+            return None
 
     def _play(self, result: ScanResult) -> None:
         done = self.feedback.play(result.outcome, self.service.profile)
@@ -396,11 +429,10 @@ class KioskApp(App[int], inherit_bindings=False):
         self.refresh_status()
 
     def refresh_status(self) -> None:
-        try:
-            main = self.screen_stack[0]
-            bar = main.query_one(StationBar)
-        except Exception:
+        bar = self._main_part(StationBar)
+        if bar is None:
             return
+        main = self.screen_stack[0]
         service, station = self.service, self.service.station
         now = service.clock()
         profile = service.profile
@@ -425,10 +457,9 @@ class KioskApp(App[int], inherit_bindings=False):
         return self.service.profile.description or ""
 
     def _show_typing(self) -> None:
-        try:
-            self.screen_stack[0].query_one(KeyHints).show(self.keyboard.text)
-        except Exception:
-            pass
+        hints = self._main_part(KeyHints)
+        if hints is not None:
+            hints.show(self.keyboard.text)
 
     # --- lead -----------------------------------------------------------------------
 
@@ -440,7 +471,7 @@ class KioskApp(App[int], inherit_bindings=False):
         longer says "Lead mode" unless a job's result is on it."""
         active = self._lead_active()
         if self._lead_was_active and not active:
-            self._close_lead_screens()
+            self._close_lead_screens(pin=False)  # a PIN dialog open now is asking for lead again
             shown = self._panel_result
             if shown is None or style(shown.outcome).info:
                 self._panel("-info", "Lead mode ended", Text(reason))
@@ -449,9 +480,10 @@ class KioskApp(App[int], inherit_bindings=False):
     def _lead_screens_open(self) -> bool:
         return any(isinstance(s, (LeadScreen, PinScreen)) for s in self.screen_stack)
 
-    def _close_lead_screens(self) -> None:
+    def _close_lead_screens(self, *, pin: bool = True) -> None:
+        """Back to the station: close the lead's screens (and the PIN dialog unless ``pin`` is False)."""
         self.bursts.clear()
-        while isinstance(self.screen, (LeadScreen, PinScreen)):
+        while isinstance(self.screen, (LeadScreen, PinScreen) if pin else LeadScreen):
             self.pop_screen()
 
     def _top(self, kind: type[S]) -> S | None:
@@ -477,6 +509,7 @@ class KioskApp(App[int], inherit_bindings=False):
             self.push_screen(LeadMenuScreen())
 
     def _lead_denied(self) -> None:
+        self._lead_was_active = self._lead_active()  # this says it: not "Lead mode ended" on top
         self._close_lead_screens()
         self._panel("-notice", "Lead authority needed", Text("Scan a lead badge or enter the lead PIN."))
 

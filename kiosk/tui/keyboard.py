@@ -17,8 +17,8 @@ Both take an injected clock, so tests type "fast" and "slow" without waiting.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from devices.wedge import WedgeDetector, WedgeSettings
 from kiosk.station.state import Scan

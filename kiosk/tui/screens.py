@@ -12,14 +12,15 @@ how to go on) is placed first, and block letters only get the rows that are left
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Mapping, Protocol, Sequence
+from typing import Any, ClassVar, Protocol
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
@@ -32,8 +33,18 @@ from kiosk.lanes import Lane
 from kiosk.outcomes import Outcome, headline, style
 from kiosk.results import ScanResult
 from kiosk.tui.bigtext import BigText
-from kiosk.tui.widgets import (HealthLine, KeyHints, ResultPanel, ScanHistory, SessionCounters, StationBar,
-                               local_time, plain, safe_count, scanner_table)
+from kiosk.tui.widgets import (
+    HealthLine,
+    KeyHints,
+    ResultPanel,
+    ScanHistory,
+    SessionCounters,
+    StationBar,
+    local_time,
+    plain,
+    safe_count,
+    scanner_table,
+)
 
 
 class StationView(Protocol):
@@ -176,7 +187,7 @@ class PinScreen(ModalScreen[bool]):
     """The lead PIN, the only field in the kiosk. Dismissed with True once the app has
     granted lead authority, with False when closed."""
 
-    BINDINGS = [Binding("escape", "close", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", show=False)]
 
     @dataclass
     class Entered(Message):
@@ -228,7 +239,7 @@ LEAD_HINT = "↑↓ choose   Enter select   Esc back   Scans are still taken."
 class LeadScreen(Screen[Any]):
     """A lead screen: Escape goes back; closed by the app when lead authority lapses."""
 
-    BINDINGS = [Binding("escape", "back", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", show=False)]
     TITLE: ClassVar[str] = ""
     HINT: ClassVar[str] = LEAD_HINT
 

@@ -7,9 +7,10 @@ Widgets only show what the service reports; the app decides when to update them.
 
 from __future__ import annotations
 
+import sqlite3
 from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Callable, Iterable, Mapping
 
 from rich.table import Table
 from rich.text import Text
@@ -18,6 +19,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from devices.text import visible, visible_bytes
+from kiosk.journal import JournalError
 from kiosk.outcomes import STYLES, counter_totals, style
 from kiosk.results import ScanResult
 from kiosk.tui.bigtext import BigText
@@ -33,7 +35,7 @@ def plain(value: object, style: str = "") -> Text:
 def local_time(ts: str) -> str:
     """``HH:MM:SS`` local time of an ISO UTC stamp; the stamp itself when it does not parse."""
     try:
-        return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone().strftime("%H:%M:%S")
+        return datetime.fromisoformat(ts).astimezone().strftime("%H:%M:%S")
     except ValueError:
         return ts
 
@@ -43,7 +45,7 @@ def safe_count(count: Callable[[], int]) -> int:
     own error screen says why), so a failing read never takes the screen down."""
     try:
         return count()
-    except Exception:
+    except (sqlite3.Error, JournalError, OSError):
         return 0
 
 
