@@ -77,8 +77,9 @@ log = logging.getLogger(__name__)
 
 TICK_S = 1.0
 RESULTS_KEPT = 1000
-LEAD_ACTIONS = {"diagnostics": "diagnostics", "config": "view_config", "quit": "quit", "send_now": "send_now"}
-"""Lead menu items that need lead authority at the moment they are chosen (journaled)."""
+LEAD_ACTIONS = {"diagnostics": "diagnostics", "config": "view_config"}
+"""Lead menu items journaled as lead actions when chosen (quit and send-now are journaled
+when they happen, by the confirmation and by the service)."""
 
 S = TypeVar("S", bound="Screen[Any]")
 W = TypeVar("W", bound=Widget)
@@ -201,7 +202,8 @@ class KioskApp(App[int], inherit_bindings=False):
     # --- keys -----------------------------------------------------------------------
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and not event.is_forwarded and not self._screen_takes_scans():
+        if (isinstance(event, events.Key) and not event.is_forwarded and self.screen_stack
+                and not self._screen_takes_scans()):
             route = self.bursts.key(event.key, event.character)
             self._hand_on(route.release)
             if route.scan is not None:
@@ -219,6 +221,7 @@ class KioskApp(App[int], inherit_bindings=False):
         """Keys a person typed on a screen with a widget that takes keys: to that widget."""
         target = self.focused or self.screen
         for key, character in keys:
+            # Forwarded, as App.on_event forwards input: so it is not routed here a second time.
             target._forward_event(events.Key(key, character))
 
     def _release_later(self) -> None:

@@ -203,21 +203,32 @@ class ScanHistory(Static):
 
 
 class SessionCounters(Static):
-    """Session counts and the outbox: ok, rejected, queued, errors, duplicates, waiting, parked."""
+    """Session counts and the outbox: ok, rejected, queued, errors, duplicates, waiting, parked.
+    When one line is too narrow, the outbox goes on a second line of its own."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._shown: tuple[Mapping[str, int], int, int] = ({}, 0, 0)
+
+    def on_resize(self) -> None:
+        self.show(*self._shown)
 
     def show(self, counts: Mapping[str, int], waiting: int, parked: int) -> None:
+        self._shown = (counts, waiting, parked)
         text = Text()
         colours = {look.counter: look.rich for look in STYLES.values() if look.counter}
         for label, n in counter_totals(dict(counts)).items():
             if label == "unreadable" and not n:
                 continue
+            if text:
+                text.append("  ")
             text.append(f"{label} ")
             text.append(str(n), style=f"bold {colours[label]}")
-            text.append("  ")
-        text.append(f"{waiting} waiting to send", style="bold yellow" if waiting else "")
-        text.append("  ")
-        text.append(f"{parked} parked", style="bold red" if parked else "")
-        self.update(text)
+        outbox = Text(f"{waiting} waiting to send", style="bold yellow" if waiting else "")
+        outbox.append("  ")
+        outbox.append(f"{parked} parked", style="bold red" if parked else "")
+        fits = not self.size.width or text.cell_len + 2 + outbox.cell_len <= self.size.width
+        self.update(text + Text("  " if fits else "\n") + outbox)
 
 
 class KeyHints(Static):
