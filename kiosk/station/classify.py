@@ -41,6 +41,11 @@ def _matches(pattern: str | None, text: str) -> bool:
     return pattern is not None and _compiled(pattern).search(text) is not None
 
 
+def matches_any(patterns: list[str] | None, text: str) -> bool:
+    """True when one of ``patterns`` (regexes, searched) matches ``text``."""
+    return any(_matches(p, text) for p in patterns or ())
+
+
 def classify(text: str, profile: ProfileConfig, lead: LeadConfig) -> Classified:
     if _matches(profile.operator_pattern, text):
         return Classified(Kind.OPERATOR, text)
