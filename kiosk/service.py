@@ -632,7 +632,7 @@ class StationService:
         key = self._state_key(profile)
         if key not in self._states:
             draft = self._read(lambda: self.journal.get_draft(key))
-            self._states[key] = draft["data"] if draft is not None else {}
+            self._states[key] = draft["data"] if draft else {}
         return self._states[key]
 
     def _keep_state(self, profile: ProfileConfig, state: State) -> None:
