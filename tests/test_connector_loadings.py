@@ -382,3 +382,26 @@ def test_bad_backend_keys_stop_the_kiosk_naming_the_key(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="listed twice"):
         backend("http://x", item_units={GTIN_CRATE: 1, GTIN_CRATE[1:]: 2})
     assert backend("http://x", item_units={GHOST: 9}).item_units[GHOST].id == 9
+
+
+def test_the_readme_demo_rows_for_the_dock() -> None:
+    scans = ["LEAD1", "CMD:PROFILE:DOCK",
+             "LD-1001", GTIN_CRATE, "CMD:QTY:9", GTIN_CRATE, "CMD:SUBMIT",
+             "LD-1003", f"01{GTIN_ROUTER}21750", f"01{GTIN_ROUTER}21711", "CMD:SUBMIT",
+             "LD-1002", "CMD:QTY:5", GTIN_PALLET, "CMD:SUBMIT", "CMD:UNDO", "CMD:QTY:3", GTIN_PALLET, "CMD:SUBMIT",
+             "LD-1001", GTIN_CRATE, "CMD:SUBMIT", "LD-1001b", "LD-1001b", "CMD:SUBMIT",
+             "LD-1004", "0109506000134350", "010950600013435217200101", "CMD:CANCEL", "CMD:CANCEL"]
+    done = subprocess.run([sys.executable, "-m", "kiosk", "demo", "--headless"], input="".join(
+        f"{s}\n" for s in scans).encode(), capture_output=True, timeout=120, check=False,
+        env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    seen = [(o["scan"], o["outcome"], o["title"]) for o in out]
+    assert seen[6] == ("CMD:SUBMIT", "ok", "Loading created")
+    assert out[5]["fields"]["line1"] == "Crate of 12 bottles × 10"
+    assert out[9]["fields"]["line1"] == "Router X200 × 2  serials 750, 711" and seen[10][1] == "ok"
+    assert seen[14] == ("CMD:SUBMIT", "rejected", "Quantity not available") and seen[18][1] == "ok"
+    assert seen[21] == ("CMD:SUBMIT", "rejected", "Reference already used")
+    assert [s[1] for s in seen[22:25]] == ["denied", "ok", "ok"]
+    assert [s[2] for s in seen[26:]] == ["Bad check digit", "Expired product", "Drop loading LD-1004?",
+                                         "Loading LD-1004 dropped"]
