@@ -335,9 +335,15 @@ def _with(state: State, draft: Draft | None) -> dict[str, Any]:
 
 
 def draft_fields(draft: Draft) -> tuple[DisplayField, ...]:
-    """The draft for the screen: the loading, its most recent lines, the total."""
+    """The draft for the screen: a question waiting for its answer first, then the loading, its
+    most recent lines and the total."""
     lines = draft.lines()
-    fields = [DisplayField("loading", "Loading", draft.reference)]
+    fields = []
+    if draft.confirm is not None and draft.confirm.what == "cancel":
+        fields.append(DisplayField("confirm", "Cancel", "scan CMD:CANCEL again to drop it"))
+    elif draft.confirm is not None:
+        fields.append(DisplayField("confirm", "Rename", f"scan {draft.confirm.reference} again to rename it"))
+    fields.append(DisplayField("loading", "Loading", draft.reference))
     if len(lines) > SHOWN_LINES:
         fields.append(DisplayField("earlier", "", f"{len(lines) - SHOWN_LINES} earlier lines"))
     start = max(0, len(lines) - SHOWN_LINES)
@@ -346,10 +352,6 @@ def draft_fields(draft: Draft) -> tuple[DisplayField, ...]:
     fields.append(DisplayField("total", "Total", _total(sum(line.qty for line in lines), len(lines))))
     if draft.next_qty is not None:
         fields.append(DisplayField("next_qty", "Next item", f"quantity {draft.next_qty}"))
-    if draft.confirm is not None and draft.confirm.what == "cancel":
-        fields.append(DisplayField("confirm", "Cancel", "scan CMD:CANCEL again to drop it"))
-    elif draft.confirm is not None:
-        fields.append(DisplayField("confirm", "Rename", f"scan {draft.confirm.reference} again to rename it"))
     if draft.sent_at is not None:
         fields.append(DisplayField("sent", "Submitted", "no answer yet"))
     return tuple(fields)
