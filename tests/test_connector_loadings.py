@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -29,6 +30,7 @@ from kiosk.config import Config, load_config
 from kiosk.connectors.base import BadAnswer, Probe, Rejected, Request, Unreachable
 from kiosk.connectors.loadings import (
     MAX_ANSWER_BYTES,
+    STORED_BEFORE,
     TITLES,
     LoadingsConfig,
     LoadingsConnector,
@@ -264,6 +266,39 @@ def test_the_draft_survives_a_sigkill(dock_sim: tuple[LoadingsSim, str], tmp_pat
         assert journal.integrity_check() == "ok"
         rows = [journal.get(line["id"]) for line in lines]
         assert [row.text if row else None for row in rows] == ["LD-1001", GTIN_CRATE, "CMD:QTY:9", GTIN_CRATE]
+
+
+def test_a_sigkill_during_the_submit(dock_sim: tuple[LoadingsSim, str], tmp_path: Path) -> None:
+    """The loading was stored but the kiosk died before the answer: at the next start the
+    submit is parked for a lead, the draft is still open and says a submit got no answer; the
+    operator's next submit is refused as not unique with advice saying why."""
+    sim, url = dock_sim
+    config = write_dock_config(tmp_path, url)
+    sim.set_faults({"delay_s": 30})  # the simulator stores the loading, then holds its answer
+    proc = start_headless(config)
+    assert proc.stdin is not None
+    proc.stdin.write(f"LD-1001\n{GTIN_CRATE}\nCMD:SUBMIT\n".encode())
+    proc.stdin.flush()
+    deadline = time.monotonic() + 30
+    while not sim.events():
+        assert time.monotonic() < deadline and proc.poll() is None, "the submit never arrived"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    sim.clear_faults()
+
+    again = subprocess.run([sys.executable, "-m", "kiosk", "run", "--headless", "--config", str(config)],
+                           input=b"CMD:SUBMIT\nCMD:CANCEL\nCMD:CANCEL\n", capture_output=True, timeout=60,
+                           check=False, env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO)
+    assert again.returncode == 0, again.stderr
+    out = [json.loads(line) for line in again.stdout.splitlines()]
+    assert [(o["outcome"], o["title"]) for o in out] == [
+        ("rejected", "Reference already used"), ("denied", "Drop loading LD-1001?"), ("ok", "Loading LD-1001 dropped")]
+    assert out[0]["details"][-1] == STORED_BEFORE
+    assert len(sim.events()) == 1
+    with Journal.open(tmp_path / "journal.sqlite3") as journal:
+        [parked] = journal.parked()
+    assert (parked.text, parked.title) == ("CMD:SUBMIT", "Unknown whether submitted")
 
 
 def fields_of(line: dict[str, Any]) -> dict[str, str]:

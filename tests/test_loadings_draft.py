@@ -12,8 +12,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiosk.connectors.base import BadAnswer, Done, LocalReply, Rejected, Request, State, Step
-from kiosk.connectors.loadings import SHOWN_LINES, ItemUnit, LoadingsConfig, draft_of, settle, show, step
+from kiosk.connectors.base import BadAnswer, Done, LocalReply, Rejected, Request, State, Step, Unreachable
+from kiosk.connectors.loadings import (
+    SHOWN_LINES,
+    STORED_BEFORE,
+    ItemUnit,
+    LoadingsConfig,
+    draft_of,
+    settle,
+    show,
+    step,
+)
 
 CRATE, ROUTER, PALLET = "09506000134352", "09506000134369", "09506000134376"
 UNITS: Mapping[str, ItemUnit] = LoadingsConfig.model_validate({
@@ -221,10 +230,10 @@ def test_submit_sends_one_line_per_item_unit_and_keeps_the_draft_until_the_answe
     request = sent.request
     assert (request.identifier, request.command, request.station, request.operator) == ("LD-1", "SUBMIT", "DOCK-1",
                                                                                          "OP1")
-    assert request.params == {**PARAMS, "upsert": True, "loading": {"rev": 6, "loadingDetails": [
+    assert request.params == {**PARAMS, "upsert": True, "loading": {"rev": 6, "again": False, "loadingDetails": [
         {"itemUnitId": 2, "quantity": 2, "serialNumbers": [750]}, {"itemUnitId": 1, "quantity": 1}]}}
     assert json.loads(json.dumps(request.as_json()))["params"]["loading"]["rev"] == 6
-    assert dock.shown()["sent"] == "no answer yet" and dock.lines() == [(2, 2, (750,)), (1, 1, ())]
+    assert dock.shown()["sent"] == "no answer known yet" and dock.lines() == [(2, 2, (750,)), (1, 1, ())]
 
     refused = settle(dock.state, request, Rejected("Quantity not available"), dock.now)
     draft = draft_of(dock.state)
@@ -235,6 +244,29 @@ def test_submit_sends_one_line_per_item_unit_and_keeps_the_draft_until_the_answe
     assert "draft" not in done and done["last"]["reference"] == "LD-1"
     assert {f.key: f.value for f in show(done)} == {"loading": "none open: scan a loading reference",
                                                     "last": "LD-1: Loading created"}
+
+
+def test_a_submit_without_an_answer_is_remembered_until_one_comes() -> None:
+    dock = Dock()
+    dock("LD-1")
+    dock(CRATE)
+    first = dock("CMD:SUBMIT").request
+    assert first is not None and first.params["loading"]["again"] is False
+    dock.state = settle(dock.state, first, Unreachable("no answer", sent=True), dock.now)
+    assert dock.shown()["sent"] == "no answer known yet"
+    dock(CRATE)  # a change keeps it: the first submit may still have stored the loading
+    second = dock("CMD:SUBMIT").request
+    assert second is not None and second.params["loading"]["again"] is True
+    stored = Rejected("Reference already used", ("reference already used", "not_unique (HTTP 400)", STORED_BEFORE))
+    dock.state = settle(dock.state, second, stored, dock.now)
+    assert "sent" in dock.shown()
+    dock("LD-2")
+    dock("LD-2")  # renamed: the earlier submit was under another reference
+    assert "sent" not in dock.shown()
+    third = dock("CMD:SUBMIT").request
+    assert third is not None and third.params["loading"]["again"] is False
+    dock.state = settle(dock.state, third, Rejected("Quantity not available"), dock.now)
+    assert "sent" not in dock.shown()
 
 
 def test_an_answer_never_clears_a_draft_changed_since_it_was_sent() -> None:

@@ -112,6 +112,8 @@ ADVICE = {
     "not_unique": "Scan a new loading reference twice to rename the draft, then CMD:SUBMIT again.",
 }
 KEEP_OPEN = "The loading is still open: correct it and scan CMD:SUBMIT again."
+STORED_BEFORE = ("An earlier submit of this loading got no answer, so it was probably stored then: check it in "
+                 "the Loadings system, and if it is there scan CMD:CANCEL twice to close this draft.")
 
 
 # --- config ---------------------------------------------------------------------------------
@@ -272,6 +274,8 @@ class Draft:
     rev: int = 0
     """Counts changes: a submit's answer only settles the draft it was made from."""
     sent_at: float | None = None
+    """When a submit of this draft left whose answer is not known (in flight, lost, or the
+    kiosk stopped); kept through later changes, cleared by a known answer or a rename."""
 
     def lines(self) -> list[Line]:
         order: list[int] = []
@@ -291,7 +295,7 @@ class Draft:
         return {a.serial for a in self.scans if a.serial is not None}
 
     def changed(self, **changes: Any) -> Draft:
-        return replace(self, rev=self.rev + 1, confirm=None, sent_at=None, **changes)
+        return replace(self, rev=self.rev + 1, confirm=None, **changes)
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"reference": self.reference, "rev": self.rev,
@@ -353,7 +357,7 @@ def draft_fields(draft: Draft) -> tuple[DisplayField, ...]:
     if draft.next_qty is not None:
         fields.append(DisplayField("next_qty", "Next item", f"quantity {draft.next_qty}"))
     if draft.sent_at is not None:
-        fields.append(DisplayField("sent", "Submitted", "no answer yet"))
+        fields.append(DisplayField("sent", "Submitted", "no answer known yet"))
     return tuple(fields)
 
 
@@ -461,7 +465,7 @@ class _Dock:
                                   draft=opened)
         confirmed = pending is not None and pending.what == "rename" and pending.reference == reference
         if confirmed and pending is not None and self._in_time(pending):
-            renamed = draft.changed(reference=reference)
+            renamed = draft.changed(reference=reference, sent_at=None)
             return renamed, _reply("ok", f"Loading {draft.reference} is now {reference}",
                                    "Scan CMD:SUBMIT to send it under the new reference.", draft=renamed)
         waiting = replace(draft, confirm=Confirm("rename", self.now, reference))
@@ -570,10 +574,11 @@ class _Dock:
             if line.serials:
                 detail["serialNumbers"] = list(line.serials)
             details.append(detail)
-        params = {**request.params, DRAFT_PARAM: {"rev": draft.rev, "loadingDetails": details}}
+        sent = {"rev": draft.rev, "again": draft.sent_at is not None, "loadingDetails": details}
         submit = Request(action=request.action, station=request.station, identifier=draft.reference,
-                         operator=request.operator, profile=request.profile, command="SUBMIT", params=params)
-        return replace(draft, sent_at=self.now), submit
+                         operator=request.operator, profile=request.profile, command="SUBMIT",
+                         params={**request.params, DRAFT_PARAM: sent})
+        return replace(draft, sent_at=draft.sent_at or self.now), submit
 
     def cancel(self, draft: Draft | None) -> tuple[Draft | None, LocalReply]:
         if draft is None:
@@ -612,7 +617,9 @@ def settle(state: State, request: Request, answer: Answer, now: float) -> State:
         new = _with(state, None if same else draft)
         new["last"] = {"reference": request.identifier, "title": answer.title, "at": now}
         return new
-    if same and draft is not None:
+    unknown = (isinstance(answer, Unreachable) and answer.sent) or (isinstance(answer, BadAnswer) and answer.unknown)
+    stored_before = (isinstance(answer, Rejected) and answer.details[-1:] == (STORED_BEFORE,))
+    if same and draft is not None and not unknown and not stored_before:
         return _with(state, replace(draft, sent_at=None))
     return state
 
@@ -682,20 +689,22 @@ def _loaded(data: Mapping[str, Any], status: int, upsert: bool) -> Loaded:
                   http_status=status)
 
 
-def _refusal(data: Any, status: int) -> Rejected | None:
-    """The API's ``{"error", "error_description"}`` as ``Rejected``; None for another shape."""
+def _refusal(data: Any, status: int, again: bool = False) -> Rejected | None:
+    """The API's ``{"error", "error_description"}`` as ``Rejected``; None for another shape.
+    ``again``: an earlier submit of the same draft got no answer."""
     if not isinstance(data, Mapping) or not isinstance(data.get("error"), str):
         return None
     code = data["error"]
     description = _text(data.get("error_description"))
     if len(description) > DESCRIPTION_CHARS:
         description = description[:DESCRIPTION_CHARS] + "…"
-    details = tuple(d for d in (description, f"{code} (HTTP {status})", ADVICE.get(code, KEEP_OPEN)) if d)
+    advice = STORED_BEFORE if again and code == "not_unique" else ADVICE.get(code, KEEP_OPEN)
+    details = tuple(d for d in (description, f"{code} (HTTP {status})", advice) if d)
     return Rejected(title=TITLES.get(code, code[:60] or "Refused"), details=details, http_status=status)
 
 
-def interpret(answer: _Exchange, upsert: bool) -> Answer:
-    """A create or upsert answer as an ``Answer``."""
+def interpret(answer: _Exchange, upsert: bool, again: bool = False) -> Answer:
+    """A create or upsert answer as an ``Answer`` (``again``: see ``_refusal``)."""
     status = answer.status
     is_json, data = _json(answer.body)
     if 200 <= status < 300:
@@ -705,7 +714,7 @@ def interpret(answer: _Exchange, upsert: bool) -> Answer:
         return _bad(answer, f"{SERVER} answered HTTP {status} with {what}; the loading may have been stored",
                     unknown=True)
     if 400 <= status < 500 and status != 429:
-        refusal = _refusal(data, status)
+        refusal = _refusal(data, status, again)
         if refusal is not None:
             return refusal
     return _bad(answer, f"{SERVER} answered HTTP {status} {answer.reason}".rstrip())
@@ -771,7 +780,7 @@ class LoadingsConnector:
         answer = await self._exchange(self._client.build_request("POST", url, json=body))
         if isinstance(answer, (Unreachable, BadAnswer)):
             return answer
-        return interpret(answer, dock.upsert)
+        return interpret(answer, dock.upsert, draft.get("again") is True)
 
     async def probe(self, station: str | None = None) -> Probe:
         """GET a loading by a reference no dock uses: ``not_found`` from the API proves the base
