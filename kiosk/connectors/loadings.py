@@ -529,7 +529,8 @@ class _Dock:
         line = next(line for line in draft.lines() if line.unit == last.unit)
         if len(line.serials) >= line.qty:
             return draft, _reply("denied", "Too many serial numbers",
-                                 f"{line.label()} has {line.qty} units and already {len(line.serials)} serial numbers.",
+                                 f"{line.label()} has {_count(line.qty, 'unit')} and already "
+                                 f"{_count(len(line.serials), 'serial number')}.",
                                  "Scan CMD:QTY:<n> and the item to add units first.", draft=draft)
         after = draft.changed(scans=draft.scans + (Added(last.unit, last.name, 0, serial),))
         return after, _reply("ok", f"Serial {serial} added", f"To {line.label()}.", draft=after)
