@@ -5,7 +5,9 @@ sleeps, reads a clock or does I/O (``handle`` takes today's date too, for GS1 ex
 On a ``gs1`` profile a job scan is read as a GS1 barcode (``kiosk.station.gs1``): a refusal
 (bad check digit, expired, not GS1, no ``identifier_ai`` element) is answered at once with
 its reason and the elements read; an accepted one sends ``identifier_ai``'s value (or the
-whole text) with the elements as display fields and GS1 values. The invariants (checked by property tests):
+whole text) with the elements as display fields and GS1 values.
+
+The invariants (checked by property tests):
 - at most one operator is logged in, and only while their idle time is under the limit;
 - lead authority exists only while its idle time is under the limit;
 - a held job is never older than the profile's ``operator_wait_s``;
