@@ -651,12 +651,13 @@ class Loaded(Accepted):
 
 @dataclass(frozen=True)
 class _Exchange:
-    """An answer read whole: status, headers and at most ``MAX_ANSWER_BYTES`` of body."""
+    """An answer read whole: status, headers and at most ``MAX_ANSWER_BYTES`` of body (the
+    shape of ``kiosk.connectors.http.BoundedResponse``, which replaces it once it is on main)."""
 
     status: int
     reason: str
     headers: httpx.Headers
-    body: bytes
+    content: bytes
 
 
 def _text(value: Any) -> str:
@@ -707,7 +708,7 @@ def _refusal(data: Any, status: int, again: bool = False) -> Rejected | None:
 def interpret(answer: _Exchange, upsert: bool, again: bool = False) -> Answer:
     """A create or upsert answer as an ``Answer`` (``again``: see ``_refusal``)."""
     status = answer.status
-    is_json, data = _json(answer.body)
+    is_json, data = _json(answer.content)
     if 200 <= status < 300:
         if isinstance(data, Mapping):
             return _loaded(data, status, upsert)
@@ -722,7 +723,7 @@ def interpret(answer: _Exchange, upsert: bool, again: bool = False) -> Answer:
 
 
 def _bad(answer: _Exchange, message: str, *, unknown: bool = False) -> BadAnswer:
-    excerpt = _excerpt(answer.body)
+    excerpt = _excerpt(answer.content)
     return BadAnswer(message=f"{message}: {excerpt}" if excerpt else f"{message} (empty body)",
                      http_status=answer.status, excerpt=excerpt, unknown=unknown,
                      retry_after_s=_retry_after(answer.headers.get("Retry-After")))
@@ -795,7 +796,8 @@ class LoadingsConnector:
         if isinstance(answer, BadAnswer):
             return Probe(ok=False, message=answer.message, extra=extra, problem="answer")
         said = f"{self._where} answered HTTP {answer.status} {answer.reason}".rstrip()
-        is_json, data = _json(answer.body)
+        body = _excerpt(answer.content) or "(empty body)"
+        is_json, data = _json(answer.content)
         refusal = _refusal(data, answer.status) if is_json else None
         if (answer.status == 404 and refusal is not None) or answer.status == 200:
             return Probe(ok=True, message=f"the Loadings API {self.backend.api_version} answers at {self._where} "
@@ -807,9 +809,9 @@ class LoadingsConnector:
         elif answer.status == 404:
             problem, message = "base_url", f"wrong base_url or api_version: {said} for {self.url(PROBE_REFERENCE)}"
         elif answer.status >= 500 or answer.status == 429:
-            problem, message = "server", f"server problem: {said}: {_excerpt(answer.body) or '(empty body)'}"
+            problem, message = "server", f"server problem: {said}: {body}"
         else:
-            problem, message = "answer", f"{said}, not like the Loadings API: {_excerpt(answer.body) or '(empty body)'}"
+            problem, message = "answer", f"{said}, not like the Loadings API: {body}"
         return Probe(ok=False, message=message, http_status=answer.status, latency_ms=latency_ms, extra=extra,
                      problem=problem)
 
