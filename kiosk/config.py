@@ -26,6 +26,7 @@ from pydantic import (
 from devices.ports import parse_vid_pid
 from kiosk.connectors.base import BackendConfig
 from kiosk.connectors.registry import installed, plugin_for
+from kiosk.gs1_ai import is_known_ai
 from kiosk.tomlfile import read_toml
 
 TERMINATORS = {"\r": b"\r", "\n": b"\n", "\r\n": b"\r\n", "\t": b"\t", "etx": b"\x03", "stx-etx": b"\x03", "none": b""}
@@ -137,9 +138,6 @@ class ProfileConfig(_Model):
     @field_validator("identifier_ai")
     @classmethod
     def _identifier_ai(cls, value: str | None, info: ValidationInfo) -> str | None:
-        # Imported here: kiosk.station imports this module (gs1 itself is pure, biip only).
-        from kiosk.station.gs1 import is_known_ai
-
         if value is None:
             return None
         _needs_gs1(info)
