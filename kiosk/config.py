@@ -12,11 +12,21 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from devices.ports import parse_vid_pid
 from kiosk.connectors.base import BackendConfig
 from kiosk.connectors.registry import installed, plugin_for
+from kiosk.gs1_ai import is_known_ai
 from kiosk.tomlfile import read_toml
 
 TERMINATORS = {"\r": b"\r", "\n": b"\n", "\r\n": b"\r\n", "\t": b"\t", "etx": b"\x03", "stx-etx": b"\x03", "none": b""}
@@ -37,6 +47,12 @@ def _check_regex(value: str | None) -> str | None:
         re.compile(value)
     except re.error as exc:
         raise ValueError(f"not a valid regular expression ({exc})") from None
+    return value
+
+
+def _check_patterns(value: list[str] | None) -> list[str] | None:
+    for pattern in value or []:
+        _check_regex(pattern)
     return value
 
 
@@ -94,6 +110,15 @@ class ProfileConfig(_Model):
     offline: Literal["queue", "reject"] = "queue"
     on_unknown: Literal["resend", "park"] = "resend"
     sounds: SoundsConfig = SoundsConfig()
+    gs1: bool = False
+    """Read every job scan as a GS1 barcode (GTIN, batch, expiry, serial ...): a bad check digit,
+    an expired product or a scan that is not GS1 is refused at the station, nothing is sent."""
+    identifier_ai: str | None = None
+    """With gs1: the Application Identifier whose value is sent (e.g. "21", the serial); unset
+    sends the whole scanned text."""
+    plain_patterns: list[str] | None = None
+    """With gs1: job scans matching one of these regexes are sent as scanned, not read as GS1
+    (e.g. a dock's loading references, ["^LD-"])."""
 
     _regex_operator = field_validator("operator_pattern")(classmethod(lambda cls, v: _check_regex(v)))
 
@@ -108,9 +133,29 @@ class ProfileConfig(_Model):
     @field_validator("job_patterns")
     @classmethod
     def _patterns(cls, value: list[str] | None) -> list[str] | None:
-        for pattern in value or []:
-            _check_regex(pattern)
+        return _check_patterns(value)
+
+    @field_validator("identifier_ai")
+    @classmethod
+    def _identifier_ai(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        _needs_gs1(info)
+        if not is_known_ai(value):
+            raise ValueError(f"{value!r} is not a GS1 Application Identifier (e.g. \"01\" GTIN, \"21\" serial)")
         return value
+
+    @field_validator("plain_patterns")
+    @classmethod
+    def _plain_patterns(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if value is not None:
+            _needs_gs1(info)
+        return _check_patterns(value)
+
+
+def _needs_gs1(info: ValidationInfo) -> None:
+    if not info.data.get("gs1"):
+        raise ValueError("only means something with gs1 = true (job scans read as GS1 barcodes)")
 
 
 class LeadConfig(_Model):

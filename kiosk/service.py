@@ -22,13 +22,24 @@ import logging
 import os
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Callable
 
 from devices.events import UnreadableEvent
 from kiosk.config import Config, ProfileConfig
-from kiosk.connectors.base import (Accepted, ActionSpec, Answer, BadAnswer, Connector, DisplayField, LocalReply,
-                                   Rejected, Request, State, Unreachable)
+from kiosk.connectors.base import (
+    Accepted,
+    ActionSpec,
+    Answer,
+    BadAnswer,
+    Connector,
+    DisplayField,
+    LocalReply,
+    Rejected,
+    Request,
+    State,
+    Unreachable,
+)
 from kiosk.connectors.registry import plugin_for
 from kiosk.journal import Journal, ScanRow
 from kiosk.lanes import Lane
@@ -179,11 +190,17 @@ class StationService:
         return self.journal.count_status("parked")
 
     def action_spec(self, profile: ProfileConfig) -> ActionSpec:
-        vendor = self.config.backends[profile.backend].vendor
-        try:
-            return plugin_for(vendor).actions[profile.action]
-        except KeyError:
-            return DEFAULT_SPEC
+        """The profile's action as its backend's connector declares it. The connector's own
+        ``actions`` come first: an instance may bind its config into ``step``/``show`` (a
+        dock's item list); the plug-in's are the fallback (a wrapped connector in tests)."""
+        lane = getattr(self, "lanes", {}).get(profile.backend)
+        actions = getattr(lane.connector, "actions", None) if lane is not None else None
+        if actions is None or profile.action not in actions:
+            try:
+                actions = plugin_for(self.config.backends[profile.backend].vendor).actions
+            except KeyError:
+                return DEFAULT_SPEC
+        return actions.get(profile.action, DEFAULT_SPEC)
 
     def _profile_for(self, row: ScanRow) -> ProfileConfig:
         return self._profile_named(row.profile)
@@ -237,7 +254,7 @@ class StationService:
                 request=request.as_json() if request else None)
         except Exception as exc:
             self._journal_failed(exc)
-            raise AssertionError("unreachable")  # _journal_failed raises
+            raise AssertionError("unreachable") from exc  # _journal_failed raises
 
     def _audit(self, audit: Audit) -> None:
         try:
@@ -251,7 +268,7 @@ class StationService:
             return query()
         except Exception as exc:
             self._journal_failed(exc)
-            raise AssertionError("unreachable")
+            raise AssertionError("unreachable") from exc
 
     def _head(self, backend: str) -> ScanRow | None:
         rows = self.journal.outbox(backend, limit=1)
@@ -286,7 +303,7 @@ class StationService:
             ids = self.journal.add_scans(rows)
         except Exception as exc:
             self._journal_failed(exc)
-        for scan, scan_id in zip(new, ids):
+        for scan, scan_id in zip(new, ids, strict=True):
             self._received[scan.seq] = scan_id
         return [self._received[scan.seq] for scan in scans]
 
@@ -311,7 +328,7 @@ class StationService:
         async with self._lock:
             self._processing, self._processing_row = scan.seq, None
             try:
-                actions = self.station.handle(scan, self.clock())
+                actions = self.station.handle(scan, self.clock(), today=self.today())
                 return await self._run(actions, scan)
             finally:
                 self._processing = self._processing_row = None
@@ -330,6 +347,10 @@ class StationService:
                                   kind="unreadable")
         self.emit(result)
         return result
+
+    def today(self) -> date:
+        """The local date by the wall clock (GS1 expiry dates are checked against it)."""
+        return datetime.fromtimestamp(self.wall()).date()
 
     def tick(self) -> None:
         """Run the station's timers (idle logout, lead lapse, held jobs expiring)."""
@@ -381,10 +402,10 @@ class StationService:
         if scan is None:
             return self._result_for(Scan(""), None, reply.outcome, reply.title, reply.details)
         scan_id = self._add(scan, reply.kind, "done", self.station.operator_code, self.profile.backend,
-                            reply.outcome, reply.title, reply.details)
+                            reply.outcome, reply.title, reply.details, fields=reply.fields)
         if reply.outcome == Outcome.HOLD:
             self._held_rows[scan.seq] = scan_id
-        return self._result_for(scan, scan_id, reply.outcome, reply.title, reply.details,
+        return self._result_for(scan, scan_id, reply.outcome, reply.title, reply.details, fields=reply.fields,
                                 kind=reply.kind.value if reply.kind else None)
 
     async def _send(self, send: Send) -> ScanResult:
@@ -419,10 +440,10 @@ class StationService:
             live = False
         status = "sending" if live else "pending"
         if row_id is None:
-            row_id = self._add(scan, "job", status, send.operator, send.backend, request=request)
+            row_id = self._add(scan, "job", status, send.operator, send.backend, request=request, fields=send.fields)
         else:
             self._write(row_id, status=status, operator=send.operator, outcome=None, title=None, details=(),
-                        action=request.action, request=request.as_json())
+                        action=request.action, request=request.as_json(), fields=send.fields)
         if not live:
             lane.waiting += 1
             self.station.confirm_sent(send.identifier, send.station, now)
@@ -454,6 +475,7 @@ class StationService:
     def _final(self, scan: Scan, row_id: int | None, send: Send, outcome: str, title: str,
                details: tuple[str, ...], *, fields: tuple[DisplayField, ...] = (),
                request: Request | None = None) -> ScanResult:
+        fields = send.fields + fields
         if row_id is None:
             row_id = self._add(scan, "job", "done", send.operator, send.backend, outcome, title, details,
                                request=request, fields=fields)
@@ -480,10 +502,11 @@ class StationService:
         if isinstance(answer, Accepted):
             lane.note_success()
             self._leave_outbox(lane, from_sender)
+            fields = send.fields + answer.fields
             self._write(row_id, status="done", outcome=Outcome.OK, title=answer.title, details=(),
-                        http_status=answer.http_status, fields=answer.fields, **common)
+                        http_status=answer.http_status, fields=fields, **common)
             self.station.confirm_sent(send.identifier, send.station, self.clock())
-            return self._result_for(scan, row_id, Outcome.OK, answer.title, (), send=send, fields=answer.fields,
+            return self._result_for(scan, row_id, Outcome.OK, answer.title, (), send=send, fields=fields,
                                     replay=replay, latency_ms=latency_ms, http_status=answer.http_status)
         if isinstance(answer, Rejected):
             lane.note_success()
@@ -539,6 +562,8 @@ class StationService:
         if latency_ms is None and scan.t_last is not None and not replay:
             latency_ms = (self.clock() - scan.t_last) * 1000
         profile = self._profile_named(send.profile) if send else self.profile
+        if send is not None and not fields:
+            fields = send.fields  # a refusal, an error, a queued scan: still what the station read
         shown, _ = _stored(scan, kind)
         return ScanResult(
             id=scan_id, ts=iso_now(), scan=shown, scanner=scan.scanner, source=scan.source,
@@ -559,7 +584,8 @@ class StationService:
             return
         request = self._request_of(row, profile)
         send = Send(Scan(row.text, row.scanner, row.source, row.raw), row.station, row.backend,
-                    request.identifier, row.operator, row.profile, action=request.action)
+                    request.identifier, row.operator, row.profile, action=request.action,
+                    fields=tuple(DisplayField(f["key"], f["label"], f["value"]) for f in row.fields))
         self._write(row.id, status="sending", attempts=row.attempts + 1)
         answer = await self._perform(lane, request)
         result = self._settle(row.id, send.scan, send, request, answer, attempts=row.attempts + 1,
@@ -605,7 +631,8 @@ class StationService:
         """The action's state at this profile's station (from the journal, cached)."""
         key = self._state_key(profile)
         if key not in self._states:
-            self._states[key] = self._read(lambda: self.journal.get_draft(key)) or {}
+            draft = self._read(lambda: self.journal.get_draft(key))
+            self._states[key] = draft["data"] if draft else {}
         return self._states[key]
 
     def _keep_state(self, profile: ProfileConfig, state: State) -> None:
@@ -674,9 +701,13 @@ class StationService:
         return True
 
     def send_now(self) -> bool:
-        """A lead's "send queued scans now": forget every back-off and Retry-After."""
+        """A lead's "send queued scans now": forget every back-off and Retry-After, the
+        lane's and each waiting row's own retry time."""
         if not self.lead_action("send_now"):
             return False
+        for row in self._read(self.journal.outbox):
+            if row.next_attempt_at is not None:
+                self._write(row.id, next_attempt_at=None)
         for lane in self.lanes.values():
             lane.unblock()
         return True

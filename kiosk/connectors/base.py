@@ -94,6 +94,9 @@ class ActionSpec:
     An action with ``step`` keeps a state per station in the journal: each scan goes through
     ``step`` first (which may answer locally, e.g. a loading's draft line), the state is
     journaled before the request leaves, and ``settle`` updates it from the vendor's answer.
+    The station uses the connector instance's ``actions``, so a connector may bind its own
+    config into these hooks (``functools.partial``); its plug-in's ``actions`` name the same
+    actions (config checks and ``kiosk doctor`` read those).
     """
 
     name: str
@@ -126,6 +129,9 @@ class Request:
     argument: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     """Action parameters from the profile (JSON-serialisable); journaled with the request."""
+    gs1: Mapping[str, str] = field(default_factory=dict)
+    """The scan's GS1 element values by Application Identifier (``{"01": gtin, "21": serial}``)
+    when the profile reads GS1 (``gs1 = true``); empty otherwise."""
 
     def as_json(self) -> dict[str, Any]:
         """What the journal keeps of the request, enough to send it again (``from_json``)."""
@@ -136,15 +142,19 @@ class Request:
             data["argument"] = self.argument
         if self.params:
             data["params"] = dict(self.params)
+        if self.gs1:
+            data["gs1"] = dict(self.gs1)
         return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, action: str, station: str, operator: str | None,
                   profile: str) -> "Request":
         params = data.get("params")
+        gs1 = data.get("gs1")
         return cls(action=action, station=station, identifier=str(data.get("identifier", "")), operator=operator,
                    profile=profile, command=data.get("command"), argument=data.get("argument"),
-                   params=dict(params) if isinstance(params, Mapping) else {})
+                   params=dict(params) if isinstance(params, Mapping) else {},
+                   gs1={str(k): str(v) for k, v in gs1.items()} if isinstance(gs1, Mapping) else {})
 
 
 @dataclass(frozen=True)
