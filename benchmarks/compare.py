@@ -6,9 +6,9 @@ on the same machine, ``--rounds`` times, swapping which goes first each round. `
 unpacked with ``git archive`` into a folder beside the system's temporary files (nothing in
 the repository changes; no worktree is added) and gets its own virtual environment there
 (``pip install -e '.[test]'``, once): with this tree's editable install, imports of modules
-the old code does not have would quietly come from this tree. Prints one table per round side by side: every target's figure
-and met/MISSED, then the load average of each run, and keeps each run's JSON and output in
-``--out`` (default: a folder named after the revisions).
+the old code does not have would quietly come from this tree. Prints every target's figure
+and met/MISSED, the runs side by side, then the load average of each run, and keeps each
+run's JSON and output in ``--out`` (default: a folder named after the revisions).
 
 Options after ``--`` go to ``python -m benchmarks`` on both sides, e.g.
 ``python -m benchmarks.compare --old c34a746 --rounds 2 -- --only latency journal``.
@@ -101,10 +101,11 @@ def side_by_side(runs: list[tuple[str, dict[str, Any]]]) -> str:
             cells[name].append(by_name.get(name, "—"))
     widths = [max(len(label), *(len(cells[n][i]) for n in names)) if names else len(label)
               for i, (label, _) in enumerate(runs)]
-    lines = ["  ".join(["target".ljust(width), *(label.ljust(w) for (label, _), w in zip(runs, widths))]),
+    lines = ["  ".join(["target".ljust(width), *(label.ljust(w) for (label, _), w in zip(runs, widths, strict=True))]),
              "  ".join(["-" * width, *("-" * w for w in widths)])]
     for name in names:
-        lines.append("  ".join([name.ljust(width), *(c.ljust(w) for c, w in zip(cells[name], widths))]).rstrip())
+        padded = (c.ljust(w) for c, w in zip(cells[name], widths, strict=True))
+        lines.append("  ".join([name.ljust(width), *padded]).rstrip())
     loads = []
     for label, document in runs:
         machine = document.get("machine", {})
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             sides.reverse()
         for label, where in sides:
             runs.append((label, run_side(label.replace(" ", "-").replace("#", "r"), where, out, options)))
-    ordered = sorted(runs, key=lambda run: (run[0].split("#")[1], run[0]))
+    ordered = sorted(runs, key=lambda run: (int(run[0].split("#")[1]), not run[0].startswith("old")))
     print(side_by_side(ordered))
     print(f"\nreports and output: {out}")
     return 0 if all("error" not in document and document.get("exit") == 0 for _, document in runs) else 1

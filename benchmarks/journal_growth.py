@@ -84,7 +84,8 @@ def fill(path: Path, n: int, now: datetime, version: int, old: int = 0) -> None:
             db.executemany(
                 "INSERT INTO scans (ts, scanner, source, profile, station, backend, kind, action, text, status,"
                 " outcome, title, fields, attempts, updated_ts)"
-                " VALUES (?, 'bench', 'scanner', 'LP', 'LP', 'jt', 'job', 'checkin', ?, ?, 'ok', 'Checked in', ?, 1, ?)",
+                " VALUES (?, 'bench', 'scanner', 'LP', 'LP', 'jt', 'job', 'checkin', ?, ?, 'ok', 'Checked in',"
+                " ?, 1, ?)",
                 ((ts, text, status, json.dumps([{"key": "order_number", "label": "Order", "value": text}]), ts)
                  for ts, text, status in rows(n, now, old)))
         db.execute("COMMIT")
@@ -159,12 +160,13 @@ def measure(n: int, folder: Path, baseline: ModuleType | None) -> dict[str, floa
 def per_scan(folder: Path, scans: int = 600) -> dict[str, float]:
     """Durable scans per second through the calls a service makes, each variant on its own
     journal, alternating blocks so machine noise hits all alike."""
-    journals = {name: Journal.open(folder / f"rate-{name}.sqlite3") for name in ("3 commits", "2 commits", "burst of 10")}
+    journals = {name: Journal.open(folder / f"rate-{name}.sqlite3")
+                for name in ("3 commits", "2 commits", "burst of 10")}
     spent = dict.fromkeys(journals, 0.0)
-    common: dict[str, Any] = {"scanner": "bench", "source": "scanner", "profile": "LP", "station": "LP", "backend": "jt",
-              "operator": None, "kind": "job", "raw": None, "symbology": None}
-    outcome: dict[str, Any] = {"status": "done", "outcome": "ok", "title": "Checked in", "attempts": 1, "latency_ms": 2.0,
-               "fields": [{"key": "order_number", "label": "Order", "value": "J1"}]}
+    common: dict[str, Any] = {"scanner": "bench", "source": "scanner", "profile": "LP", "station": "LP",
+                              "backend": "jt", "operator": None, "kind": "job", "raw": None, "symbology": None}
+    outcome: dict[str, Any] = {"status": "done", "outcome": "ok", "title": "Checked in", "attempts": 1,
+                               "latency_ms": 2.0, "fields": [{"key": "order_number", "label": "Order", "value": "J1"}]}
     try:
         for block in range(scans // 10):
             j = journals["3 commits"]

@@ -286,7 +286,8 @@ def _memory_targets(data: Data) -> list[Row]:
 def _burst_targets(data: Data) -> list[Row]:
     b = data["healthy"]
     return [target(f"burst >= {data['target_scans_per_s']:g} scans/s", f"{b['scans_per_s']:.0f} scans/s",
-                   f"{b['baseline_scans_per_s']:.0f} scans/s (bare httpx)", b["scans_per_s"] >= data["target_scans_per_s"]),
+                   f"{b['baseline_scans_per_s']:.0f} scans/s (bare httpx)",
+                   b["scans_per_s"] >= data["target_scans_per_s"]),
             target("bursts: no scan lost, all in order (healthy and 503 first half)",
                    f"lost {b['lost'] + data['first_half_503']['lost']}", "—",
                    burst_sound(b) and burst_sound(data["first_half_503"]))]
@@ -338,9 +339,10 @@ TARGET_COLUMNS = (("target", "target (issue 12 and earlier)"), ("figure", "figur
 
 def table(table_rows: list[Row], columns: tuple[tuple[str, str], ...] = COLUMNS) -> str:
     widths = [max(len(title), *(len(str(r[key])) for r in table_rows)) for key, title in columns]
-    line = "  ".join(title.ljust(w) for (_, title), w in zip(columns, widths))
+    line = "  ".join(title.ljust(w) for (_, title), w in zip(columns, widths, strict=True))
     out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(str(r[key]).ljust(w) for (key, _), w in zip(columns, widths)).rstrip() for r in table_rows]
+    for r in table_rows:
+        out.append("  ".join(str(r[key]).ljust(w) for (key, _), w in zip(columns, widths, strict=True)).rstrip())
     return "\n".join(out)
 
 
