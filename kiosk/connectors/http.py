@@ -18,11 +18,15 @@ request headers is handed to the socket (httpcore's trace of ``send_request_head
 
 ``read_json()`` parses an answer body without ever raising RecursionError or accepting
 invalid UTF-8; ``cap_field()`` cuts one vendor value to what a screen or journal row shows.
+``redact_url()`` hides the ``user:password@`` of a URL wherever it is shown or logged, and
+``split_credentials()`` moves it into a Basic ``Authorization`` value, so the URL httpx
+sends and logs carries no password.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 import zlib
@@ -327,3 +331,22 @@ def _check_depth(content: bytes, max_depth: int) -> None:
 def cap_field(value: str, limit: int = FIELD_MAX_CHARS) -> str:
     """``value`` cut to ``limit`` characters, the last one an ellipsis when anything was cut."""
     return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+# --- credentials in a URL --------------------------------------------------------------------
+
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)@")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any ``user:password@`` shown as ``***@``; works on URLs that do not parse."""
+    return _USERINFO.sub(r"\1***@", url, count=1)
+
+
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """(``url`` without its userinfo, the Basic ``Authorization`` value for it or None)."""
+    parsed = httpx.URL(url)
+    if not parsed.userinfo:
+        return url, None
+    pair = f"{parsed.username}:{parsed.password}".encode()
+    return str(parsed.copy_with(userinfo=b"")), "Basic " + base64.b64encode(pair).decode("ascii")
