@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Literal, Protocol, Union
 
+from devices.text import visible_bytes
+
 Source = Literal["scanner", "manual"]
 ScannerState = Literal["connected", "disconnected", "ended"]
 
@@ -35,6 +37,26 @@ class ScanEvent:
 
 
 @dataclass(frozen=True)
+class UnreadableEvent:
+    """A trigger pull whose bytes cannot be used (too long, not text, cut off): the operator
+    must still see an answer, so it travels like a scan, not only as a diagnostic."""
+
+    scanner: str
+    raw: bytes
+    reason: str
+    """Short machine word: ``too_long``, ``decode_error``, ``incomplete`` ..."""
+    message: str
+    t_first: float = 0.0
+    t_last: float = 0.0
+    source: Source = "scanner"
+
+    def visible_text(self, limit: int = 64) -> str:
+        """The bytes as safe visible text, cut to ``limit`` characters."""
+        text = visible_bytes(self.raw)
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
 class DiagnosticEvent:
     """Something a technician should know: a frame discarded, bytes that did not decode."""
 
@@ -55,7 +77,7 @@ class StateEvent:
     reconnects: int = 0
 
 
-DeviceEvent = Union[ScanEvent, DiagnosticEvent, StateEvent]
+DeviceEvent = Union[ScanEvent, UnreadableEvent, DiagnosticEvent, StateEvent]
 Emit = Callable[[DeviceEvent], None]
 
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from devices.ports import parse_vid_pid
+from kiosk.connectors.base import BackendConfig
+from kiosk.connectors.registry import installed, plugin_for
 from kiosk.tomlfile import read_toml
 
-VENDORS = ("jobtrack",)
 TERMINATORS = {"\r": b"\r", "\n": b"\n", "\r\n": b"\r\n", "\t": b"\t", "etx": b"\x03", "stx-etx": b"\x03", "none": b""}
 
 
@@ -56,36 +57,6 @@ class KioskSection(_Model):
     title: str = "kiosk"
 
 
-class BackendConfig(_Model):
-    vendor: Literal["jobtrack"]
-    base_url: str
-    token_env: str | None = None
-    """Name of the environment variable holding the API token."""
-    token_file: Path | None = None
-    """File holding the API token (first line); used when token_env is not set."""
-    auth_header: str = "Authorization"
-    auth_scheme: str = "Bearer"
-    """Put before the token in the auth header; empty for the bare token."""
-    order_field: str = "order"
-    operator_field: str = "operator"
-    timeout_s: float = Field(5.0, gt=0)
-    max_requests_per_minute: float | None = Field(None, gt=0)
-    """Request budget shared by live scans and the replay sender; none means unlimited."""
-
-    @field_validator("base_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError("must start with http:// or https:// followed by a host")
-        return value.rstrip("/")
-
-    @model_validator(mode="after")
-    def _one_token_source(self) -> "BackendConfig":
-        if self.token_env and self.token_file:
-            raise ValueError("give token_env or token_file, not both")
-        return self
-
-
 class SoundsConfig(_Model):
     """A shell-free command per event (split like a shell would), e.g. "aplay /opt/error.wav"."""
 
@@ -101,6 +72,10 @@ class ProfileConfig(_Model):
     backend: str
     station: str = Field(min_length=1)
     """Job-track station code, case-sensitive."""
+    action: str = Field("checkin", min_length=1)
+    """What a job scan does at this station: one of the actions of the backend's connector."""
+    params: dict[str, str | int | float | bool] = {}
+    """Action parameters sent with every request (e.g. a warehouse or a substrate)."""
     description: str | None = None
     """Shown under the station code; the vendor's description replaces it after a check-in."""
     operator_pattern: str | None = None
@@ -228,6 +203,14 @@ class Config(_Model):
             if profile.backend not in self.backends:
                 known = ", ".join(sorted(self.backends)) or "none"
                 raise _KeyError(f"profiles[{i}].backend", f"unknown backend {profile.backend!r} (known: {known})")
+            vendor = self.backends[profile.backend].vendor
+            try:
+                actions = plugin_for(vendor).actions
+            except KeyError as exc:
+                raise _KeyError(f"backends.{profile.backend}.vendor", exc.args[0]) from None
+            if profile.action not in actions:
+                raise _KeyError(f"profiles[{i}].action", f"the {vendor} connector has no action {profile.action!r} "
+                                f"(it has: {', '.join(sorted(actions))})")
         if self.kiosk.profile not in names:
             raise _KeyError("kiosk.profile", f"unknown profile {self.kiosk.profile!r} (known: {', '.join(names)})")
         scanner_names = [s.name for s in self.scanners]
@@ -271,12 +254,22 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
 
 def _format_validation(path: Path, exc: ValidationError) -> str:
     lines = []
+    vendors = set(installed())
     for err in exc.errors(include_url=False):
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+        if len(loc) > 2 and loc[0] == "backends" and loc[2] in vendors:
+            loc = loc[:2] + loc[3:]  # the union's tag: the vendor, already named by the backend
         key = _format_loc(loc) or "(top level)"
         ctx_error = (err.get("ctx") or {}).get("error")
         if isinstance(ctx_error, _KeyError):
             key, msg = ctx_error.key, ctx_error.message
+        elif err["type"] in ("union_tag_invalid", "union_tag_not_found") or (
+                loc[:1] == ("backends",) and loc[-1:] == ("vendor",) and err["type"] == "literal_error"):
+            key = _format_loc(loc[:2]) + ".vendor"
+            given = err.get("input", {}).get("vendor") if isinstance(err.get("input"), dict) else err.get("input")
+            msg = (f"no connector for vendor {given!r} is installed "
+                   f"(installed: {', '.join(repr(v) for v in sorted(vendors)) or 'none'})"
+                   if given is not None else "required key is missing (the backend's vendor)")
         elif err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling against config.example.toml)"
         elif err["type"] == "missing":
@@ -294,6 +287,16 @@ def load_config(path: str | Path) -> Config:
     if "path" in data:
         raise ConfigError(f"{path}: path: unknown key (check the spelling against config.example.toml)")
     try:
-        return Config.model_validate({**data, "path": path.resolve()})
+        return _config_model().model_validate({**data, "path": path.resolve()})
     except ValidationError as exc:
         raise ConfigError(_format_validation(path, exc)) from None
+
+
+def _config_model() -> type[Config]:
+    """``Config`` whose backends are the installed connectors' config models, keyed on ``vendor``."""
+    models = tuple(plugin.config_model for plugin in installed().values())
+    if not models:
+        return Config
+    backend: Any = models[0] if len(models) == 1 else Annotated[Union[models], Field(discriminator="vendor")]
+    model: type[Config] = create_model("Config", __base__=Config, backends=(dict[str, backend], ...))
+    return model

@@ -1,8 +1,10 @@
-"""``kiosk demo``: the job-track simulator in-process on a free port, and the kiosk against it.
+"""``kiosk demo``: every vendor simulator in-process on a free port, and the kiosk against them.
 
-The demo config is written as a real TOML file in a temporary folder (journal included),
-so the demo takes exactly the path a station takes. Lead PIN 1234; badges OP1001/OP1002;
-a scan starting with LEAD is a lead badge.
+The demo config is written as a real TOML file in a temporary folder (journal and token files
+included), so the demo takes exactly the path a station takes. Lead PIN 1234; badges
+OP1001/OP1002; a scan starting with LEAD is a lead badge. Each vendor adds one ``DemoVendor``
+to ``DEMO_VENDORS``: its simulator, its backend table and its profiles; the first profile of
+the first vendor is where the demo starts.
 """
 
 from __future__ import annotations
@@ -10,67 +12,95 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from kiosk.config import load_config
 from kiosk.simulators.jobtrack import JobTrackSim, demo_data
-from kiosk.simulators.server import SimServer
+from kiosk.simulators.server import SimApp, SimServer
 from kiosk.station.pin import hash_pin
 
 DEMO_PIN = "1234"
 
-_PROFILES = [
-    ("LP", "LP", "Lens Processing", False),
-    ("AR", "AR", "Anti-Reflective Coat", False),
-    ("QC", "QC", "Final Inspection", False),
-    ("INSP", "INSP", "Inspection (operator required)", True),
-    ("UV", "UV", "Rework", False),
+
+@dataclass(frozen=True)
+class DemoVendor:
+    backend: str
+    """The backend's name in the demo config."""
+    simulator: Callable[[], SimApp]
+    backend_keys: dict[str, str | float | int | bool]
+    """The backend table's keys besides base_url (vendor first)."""
+    profiles: list[dict[str, str | float | int | bool]]
+    files: dict[str, str] = field(default_factory=dict)
+    """Files written beside the config (token files), name -> content."""
+
+
+def _jobtrack_profile(name: str, description: str, requires: bool = False) -> dict[str, str | float | int | bool]:
+    return {"name": name, "backend": "demo", "station": name, "description": description,
+            "operator_pattern": "^OP\\d+$", "ack_barcode": "ACK", "requires_operator": requires}
+
+
+DEMO_VENDORS: list[DemoVendor] = [
+    DemoVendor("demo", lambda: JobTrackSim(demo_data()), {"vendor": "jobtrack", "timeout_s": 3.0}, [
+        _jobtrack_profile("LP", "Lens Processing"),
+        _jobtrack_profile("AR", "Anti-Reflective Coat"),
+        _jobtrack_profile("QC", "Final Inspection"),
+        _jobtrack_profile("INSP", "Inspection (operator required)", True),
+        _jobtrack_profile("UV", "Rework"),
+    ]),
 ]
 
 
-def demo_config_text(base_url: str, pin_hash: str) -> str:
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def demo_config_text(urls: dict[str, str], pin_hash: str) -> str:
+    """The demo's config: one backend per vendor (at ``urls[backend]``), all their profiles."""
+    first = DEMO_VENDORS[0].profiles[0]["name"]
     lines = [
-        "# Written by `kiosk demo`: the built-in simulator and demo data.",
+        "# Written by `kiosk demo`: the built-in simulators and demo data.",
         "[kiosk]",
-        'profile = "LP"',
+        f"profile = {_toml(first)}",
         'journal = "demo-journal.sqlite3"',
         "allow_quit = true",
-        "",
-        "[backends.demo]",
-        'vendor = "jobtrack"',
-        f'base_url = "{base_url}"',
-        "timeout_s = 3.0",
-        "",
-        "[lead]",
-        f'pin_hash = "{pin_hash}"',
-        'badge_pattern = "^LEAD"',
     ]
-    for name, station, description, requires in _PROFILES:
-        lines += [
-            "",
-            "[[profiles]]",
-            f'name = "{name}"',
-            'backend = "demo"',
-            f'station = "{station}"',
-            f'description = "{description}"',
-            'operator_pattern = "^OP\\\\d+$"',
-            'ack_barcode = "ACK"',
-            f"requires_operator = {'true' if requires else 'false'}",
-        ]
+    for vendor in DEMO_VENDORS:
+        lines += ["", f"[backends.{vendor.backend}]", f"vendor = {_toml(vendor.backend_keys['vendor'])}",
+                  f"base_url = {_toml(urls[vendor.backend])}"]
+        lines += [f"{key} = {_toml(value)}" for key, value in vendor.backend_keys.items() if key != "vendor"]
+    lines += ["", "[lead]", f"pin_hash = {_toml(pin_hash)}", 'badge_pattern = "^LEAD"']
+    for vendor in DEMO_VENDORS:
+        for profile in vendor.profiles:
+            lines += ["", "[[profiles]]"] + [f"{key} = {_toml(value)}" for key, value in profile.items()]
     return "\n".join(lines) + "\n"
 
 
 def run_demo(headless: bool = False) -> int:
-    with tempfile.TemporaryDirectory(prefix="kiosk-demo-") as folder, \
-            SimServer(JobTrackSim(demo_data())) as server:
+    with tempfile.TemporaryDirectory(prefix="kiosk-demo-") as folder, ExitStack() as servers:
+        urls = {v.backend: servers.enter_context(SimServer(v.simulator())).url for v in DEMO_VENDORS}
+        for vendor in DEMO_VENDORS:
+            for name, content in vendor.files.items():
+                token = Path(folder) / name
+                token.write_text(content, encoding="utf-8")
+                token.chmod(0o600)
         path = Path(folder) / "demo.toml"
-        path.write_text(demo_config_text(server.url, hash_pin(DEMO_PIN)), encoding="utf-8")
+        path.write_text(demo_config_text(urls, hash_pin(DEMO_PIN)), encoding="utf-8")
         config = load_config(path)
         if headless:
             from kiosk.headless import run_headless
 
-            print(f"kiosk demo: simulator at {server.url}; type a code and Enter (72544, 101, 109 ...)",
-                  file=sys.stderr)
+            print(f"kiosk demo: simulators at {', '.join(urls.values())}; type a code and Enter "
+                  "(72544, 101, 109 ...)", file=sys.stderr)
             return asyncio.run(run_headless(config))
         from kiosk.tui.app import run_tui
 

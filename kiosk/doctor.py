@@ -21,7 +21,9 @@ from devices.hid_scanner import INSTALL_MESSAGE, HidScanner
 from devices.ports import PortNotFound, list_input_devices, list_serial_ports, serial_by_id_links
 from devices.serial_scanner import OpenFailed, check_open
 from devices.text import visible
-from kiosk.config import BackendConfig, Config, ScannerConfig
+from kiosk.config import Config, ScannerConfig
+from kiosk.connectors.base import BackendConfig
+from kiosk.connectors.registry import installed, problems
 from kiosk.scanners import serial_settings
 
 HINTS = {
@@ -83,23 +85,23 @@ def _check_hid(part: str, cfg: ScannerConfig) -> Check:
     return Check(part, True, f"found {path} (readable)")
 
 
-def check_backend(name: str, backend: BackendConfig) -> Check:
+def check_backend(name: str, backend: BackendConfig, base_dir: Path | None = None) -> Check:
     part = f"backend {name} ({backend.vendor})"
     try:
-        ok, message = asyncio.run(_probe(name, backend))
+        ok, message = asyncio.run(_probe(name, backend, base_dir))
     except Exception as exc:  # a connector that fails to build or probe is a FAIL row, not a traceback
         ok, message = False, f"probe failed: {exc}"
-    return Check(part, ok, message, "" if ok else f"{HINTS['backend']} (base_url = {backend.base_url})")
+    return Check(part, ok, message, "" if ok else f"{HINTS['backend']} (base_url = {backend.display_url})")
 
 
-async def _probe(name: str, backend: BackendConfig) -> tuple[bool, str]:
+async def _probe(name: str, backend: BackendConfig, base_dir: Path | None) -> tuple[bool, str]:
     from kiosk.connectors import make_connector
 
-    connector = make_connector(name, backend)
+    connector = make_connector(name, backend, base_dir=base_dir)
     try:
         probe = await asyncio.wait_for(connector.probe(), timeout=backend.timeout_s + 2)
     except asyncio.TimeoutError:
-        return False, f"no answer from {backend.base_url} within {backend.timeout_s + 2:g} s"
+        return False, f"no answer from {backend.display_url} within {backend.timeout_s + 2:g} s"
     finally:
         await connector.aclose()
     return probe.ok, probe.message
@@ -131,7 +133,7 @@ def check_journal(path: Path) -> Check:
 
 def run_checks(config: Config) -> list[Check]:
     checks = [check_scanner(cfg) for cfg in config.scanners]
-    checks += [check_backend(name, backend) for name, backend in config.backends.items()]
+    checks += [check_backend(name, backend, config.path.parent) for name, backend in config.backends.items()]
     checks.append(check_journal(config.journal_path))
     return checks
 
@@ -139,8 +141,21 @@ def run_checks(config: Config) -> list[Check]:
 # -- output ---------------------------------------------------------------------------
 
 
+def connector_listing() -> list[str]:
+    """The installed connectors (entry-point group kiosk.connectors) and any that failed to load."""
+    plugins = installed()
+    lines = ["Connectors:"]
+    for vendor, plugin in sorted(plugins.items()):
+        actions = ", ".join(sorted(plugin.actions))
+        lines.append(f"  {vendor:<12} actions: {actions}" + (f"  ({plugin.description})" if plugin.description else ""))
+    if not plugins:
+        lines.append("  (none installed: reinstall the kiosk with pip install -e .)")
+    lines += [f"  FAILED: {problem}" for problem in problems()]
+    return lines
+
+
 def device_listing() -> list[str]:
-    lines = ["Serial ports:"]
+    lines = connector_listing() + ["", "Serial ports:"]
     try:
         ports = list_serial_ports()
     except Exception as exc:  # pyserial's listing reads sysfs; never let it stop the doctor

@@ -3,8 +3,9 @@
 ``Feedback(config, bell=...).play(outcome, profile)`` runs the profile's ``sounds.<event>``
 command without a shell (split like a shell would), detached from the kiosk's terminal, and
 never waits for it. A command that cannot start is logged once per command and then left
-alone: feedback must never stop a scan. Without a command, rejected and error outcomes
-(and parked) ring ``bell`` (the front end's terminal bell) when ``kiosk.bell`` is on.
+alone: feedback must never stop a scan. Which event announces an outcome, and whether it
+rings ``bell`` (the front end's terminal bell, when ``kiosk.bell`` is on and no command is
+set), comes from ``kiosk.outcomes.STYLES``.
 """
 
 from __future__ import annotations
@@ -15,22 +16,9 @@ import subprocess
 from typing import Callable
 
 from kiosk.config import Config, ProfileConfig
+from kiosk.outcomes import style
 
 log = logging.getLogger(__name__)
-
-# Outcome word -> the sounds.<event> that announces it.
-EVENT_FOR_OUTCOME = {
-    "ok": "ok",
-    "rejected": "rejected",
-    "duplicate": "duplicate",
-    "operator": "operator",
-    "error": "error",
-    "queued": "error",
-    "parked": "error",
-    "journal": "error",
-}
-BELL_OUTCOMES = frozenset({"rejected", "error", "parked", "journal"})
-
 
 class Feedback:
     def __init__(self, config: Config, bell: Callable[[], None] | None = None) -> None:
@@ -39,18 +27,15 @@ class Feedback:
         self._failed: set[str] = set()
         self._running: list[subprocess.Popen[bytes]] = []
 
-    def event_for(self, outcome: str) -> str | None:
-        return EVENT_FOR_OUTCOME.get(outcome)
-
     def play(self, outcome: str, profile: ProfileConfig) -> str | None:
         """Announce ``outcome``; return what was done ("command", "bell") or None."""
-        event = self.event_for(outcome)
-        if event is None:
+        announce = style(outcome)
+        if announce.sound is None:
             return None
-        command = getattr(profile.sounds, event)
+        command = getattr(profile.sounds, announce.sound)
         if command:
             return "command" if self._run(command) else None
-        if outcome in BELL_OUTCOMES and self.config.kiosk.bell and self.bell is not None:
+        if announce.bell and self.config.kiosk.bell and self.bell is not None:
             self.bell()
             return "bell"
         return None

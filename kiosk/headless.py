@@ -17,10 +17,11 @@ import sys
 import time
 from typing import Any, BinaryIO, TextIO
 
-from devices.events import DeviceEvent, DiagnosticEvent, ScanEvent, StateEvent
+from devices.events import DeviceEvent, DiagnosticEvent, StateEvent, UnreadableEvent
 from devices.text import visible
 from kiosk.config import Config
 from kiosk.feedback import Feedback
+from kiosk.inbox import ScanInbox
 from kiosk.runtime import StartupError, build_runtime
 from kiosk.scanners import build_scanners
 from kiosk.service import JournalDown
@@ -54,78 +55,63 @@ async def run_headless(config: Config, *, stdin: BinaryIO | None = None, stdout:
 
     service.subscribe(on_result)
     loop = asyncio.get_running_loop()
-    events: asyncio.Queue[DeviceEvent | Scan | None] = asyncio.Queue()
     stopping = asyncio.Event()
+    live = {s.name for s in scanners}
+    journal_down: list[str] = []
 
-    def arrive(event: DeviceEvent) -> None:
-        if not isinstance(event, ScanEvent):
-            events.put_nowait(event)
-            return
-        scan = Scan.from_event(event)
-        try:
-            service.receive(scan)  # on disk on arrival, ids in arrival order
-        except JournalDown:
-            pass  # processing it reports the journal failure and stops the kiosk
-        events.put_nowait(scan)
+    def on_event(event: DeviceEvent) -> None:
+        _report(event, live, err)
+        if not live:
+            stopping.set()
 
-    def emit(event: DeviceEvent) -> None:
-        loop.call_soon_threadsafe(arrive, event)
-
-    def on_signal() -> None:
+    def on_refused(scan: Scan | None, reason: str) -> None:
+        if not journal_down:
+            journal_down.append(reason)
+            _journal_down(reason, err)
         stopping.set()
-        events.put_nowait(None)
 
+    inbox = ScanInbox(service, on_event=on_event, on_refused=on_refused)
+    inbox.attach()
     for sig in (signal.SIGTERM, signal.SIGINT):
         try:
-            loop.add_signal_handler(sig, on_signal)
+            loop.add_signal_handler(sig, stopping.set)
         except (NotImplementedError, RuntimeError):
             pass
 
     try:
         await runtime.start()
-        for scan in service.recover_received():
-            events.put_nowait(scan)
+        inbox.recover()
     except JournalDown as exc:
         _journal_down(exc, err)
         await runtime.close()
         return EXIT_JOURNAL
+    worker = loop.create_task(inbox.run(), name="scans")
     for scanner in scanners:
-        scanner.start(emit)
+        scanner.start(inbox.emit)
     print(f"kiosk: ready at station {visible(service.profile.station)} (profile {visible(service.profile.name)}); "
           f"scanners: {', '.join(visible(s.name) for s in scanners)}", file=err, flush=True)
     ticker = loop.create_task(_tick(service))
-    status = 0
-    live = {s.name for s in scanners}
-    try:
-        while live and not stopping.is_set():
-            try:
-                event = await asyncio.wait_for(events.get(), JOURNAL_CHECK_S)
-            except asyncio.TimeoutError:
-                if service.journal_error:
-                    _journal_down(service.journal_error, err)
-                    status = EXIT_JOURNAL
-                    break
-                continue
-            if event is None:
-                break
-            if not await _handle(event, service, live, err):
-                status = EXIT_JOURNAL
-                break
-    finally:
-        for scanner in scanners:
-            scanner.stop()
+    while live and not stopping.is_set() and not service.journal_error:
+        try:
+            await asyncio.wait_for(stopping.wait(), JOURNAL_CHECK_S)
+        except asyncio.TimeoutError:
+            pass
+    for scanner in scanners:
+        scanner.stop()
     # Scans already read when the stop came are processed, never dropped: a reader thread
     # may have handed some over (call_soon_threadsafe) that the loop has not run yet.
     await asyncio.sleep(0)
     await asyncio.sleep(0)
-    while status == 0 and not events.empty():
-        event = events.get_nowait()
-        if event is not None and not await _handle(event, service, set(), err):
-            status = EXIT_JOURNAL
-    if status == 0 and drain_s > 0 and not stopping.is_set():
+    if not service.journal_error:
+        await inbox.idle()
+    status = EXIT_JOURNAL if service.journal_error else 0
+    if service.journal_error and not journal_down:
+        _journal_down(service.journal_error, err)
+    if status == 0 and drain_s > 0 and not _signalled(stopping, live):
         await _drain(service, drain_s)
     ticker.cancel()
-    waiting = _safe_waiting(service)
+    worker.cancel()
+    waiting = service.waiting()
     if waiting:
         print(f"kiosk: {waiting} scan(s) still waiting to be sent; they are kept in the journal "
               "and sent at the next start", file=err)
@@ -133,27 +119,19 @@ async def run_headless(config: Config, *, stdin: BinaryIO | None = None, stdout:
     return status
 
 
+def _signalled(stopping: asyncio.Event, live: set[str]) -> bool:
+    """True when a signal (not the end of input) stopped the kiosk."""
+    return stopping.is_set() and bool(live)
+
+
 def _journal_down(error: object, err: TextIO) -> None:
     print(f"kiosk: {error}. Scans are NOT being accepted: fix the journal and restart.", file=err)
     err.flush()
 
 
-def _safe_waiting(service: Any) -> int:
-    try:
-        return service.waiting()
-    except Exception:
-        return 0
-
-
-async def _handle(event: DeviceEvent | Scan, service: Any, live: set[str], err: TextIO) -> bool:
-    """Process one device event; False when the journal is down and scans must stop."""
-    if isinstance(event, Scan):
-        try:
-            await service.process(event)
-        except JournalDown as exc:
-            _journal_down(exc, err)
-            return False
-    elif isinstance(event, StateEvent):
+def _report(event: DeviceEvent, live: set[str], err: TextIO) -> None:
+    """A scanner's state change or diagnostic, on stderr."""
+    if isinstance(event, StateEvent):
         if event.state == "ended":
             live.discard(event.scanner)
         elif event.state == "disconnected":
@@ -161,10 +139,9 @@ async def _handle(event: DeviceEvent | Scan, service: Any, live: set[str], err: 
         elif event.state == "connected" and event.scanner != "stdin":
             again = " again" if event.reconnects else ""
             print(f"kiosk: scanner {visible(event.scanner)} connected{again}", file=err)
-    elif isinstance(event, DiagnosticEvent):
+    elif isinstance(event, (DiagnosticEvent, UnreadableEvent)):
         print(f"kiosk: scanner {visible(event.scanner)}: {visible(event.message)}", file=err)
     err.flush()
-    return True
 
 
 async def _tick(service: Any) -> None:
@@ -175,7 +152,7 @@ async def _tick(service: Any) -> None:
 
 async def _drain(service: Any, limit_s: float) -> None:
     deadline = time.monotonic() + limit_s
-    while _safe_waiting(service) and time.monotonic() < deadline and not service.journal_error:
-        for sender in service.senders.values():
-            sender.wake()
+    while service.waiting() and time.monotonic() < deadline and not service.journal_error:
+        for lane in service.lanes.values():
+            lane.wake()
         await asyncio.sleep(0.05)

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 from kiosk.config import Config
+import httpx
+
 from kiosk.connectors import make_connector
-from kiosk.connectors.base import Connector
+from kiosk.connectors.base import Connector, ConnectorError
 from kiosk.journal import Journal, JournalError
 from kiosk.service import StationService
 
@@ -37,26 +39,27 @@ class Runtime:
         self.journal.close()
 
 
-def build_connectors(config: Config) -> dict[str, Connector]:
+def build_connectors(config: Config, *,
+                     transport: httpx.AsyncBaseTransport | None = None) -> dict[str, Connector]:
+    """One connector per backend; relative paths in a backend resolve against the config's folder."""
     connectors: dict[str, Connector] = {}
     for name, backend in config.backends.items():
-        if backend.token_file is not None:
-            backend = backend.model_copy(update={"token_file": config.resolve(backend.token_file)})
         try:
-            connectors[name] = make_connector(name, backend)
-        except ValueError as exc:
-            raise StartupError(f"backend {name!r}: {exc}") from None
+            connectors[name] = make_connector(name, backend, base_dir=config.path.parent, transport=transport)
+        except (ConnectorError, ValueError) as exc:
+            raise StartupError(str(exc)) from None
     return connectors
 
 
 def build_runtime(config: Config, *, clock: Callable[[], float] = time.monotonic,
-                  wall: Callable[[], float] = time.time) -> Runtime:
+                  wall: Callable[[], float] = time.time,
+                  transport: httpx.AsyncBaseTransport | None = None) -> Runtime:
     try:
         journal = Journal.open(config.journal_path, config.kiosk.journal_retention_days)
     except JournalError as exc:
         raise StartupError(str(exc)) from None
     try:
-        connectors = build_connectors(config)
+        connectors = build_connectors(config, transport=transport)
     except StartupError:
         journal.close()
         raise

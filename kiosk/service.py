@@ -2,16 +2,17 @@
 
 scan ──► station logic (pure) ──► journal (durable) ──► connector ──► journal ──► ScanResult
 
-Every scan is written to the journal as it arrives (``receive``), and scans are processed
-one at a time, in arrival order; a job scan's row says ``sending`` before anything is sent.
-It goes out live only when nothing for its backend is waiting in
-the outbox (so nothing overtakes an earlier scan) and the request budget allows; otherwise
-it waits in the outbox and the backend's sender (``kiosk.sender``) delivers it in order.
-At most one request per backend is in flight: a live scan goes out only when the outbox
-(which holds the sender's row in flight, status ``sending``) is empty, and the sender waits
-while a live scan of its backend is in flight. Under ``offline = "reject"`` a scan is never
-queued, so while earlier scans wait it is refused rather than sent ahead of them.
-Results go to the subscribers: the front ends show them, headless prints them.
+Scans are processed one at a time, in arrival order (``kiosk.inbox`` hands them over). A scan
+that had to wait was written as ``received`` when it arrived; one processed at once is
+written for the first time here, directly as ``sending`` when it goes to the vendor, so it is
+on disk before anything is sent or shown. It goes out live only when nothing of its backend
+waits in the outbox (so nothing overtakes an earlier scan) and the request budget allows;
+otherwise it waits in the outbox and the backend's sender (``kiosk.sender``) delivers it in
+order. Everything kept per backend (budget, in-flight flag, failures, back-off, waiting
+count) is its ``Lane``; at most one request per lane is in flight. Under
+``offline = "reject"`` (or an action that cannot be queued) a scan is never queued, so while
+earlier scans wait it is refused rather than sent ahead of them. Results go to the
+subscribers: the front ends show them, headless prints them.
 """
 
 from __future__ import annotations
@@ -22,21 +23,29 @@ import os
 import time
 from collections import Counter
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Any, Callable
 
+from devices.events import UnreadableEvent
 from kiosk.config import Config, ProfileConfig
-from kiosk.connectors.base import Accepted, BadAnswer, CheckIn, Connector, Outcome, Rejected, Unreachable
+from kiosk.connectors.base import (Accepted, ActionSpec, Answer, BadAnswer, Connector, DisplayField, Rejected,
+                                   Unreachable)
+from kiosk.connectors.registry import plugin_for
 from kiosk.journal import Journal, ScanRow
-from kiosk.ratelimit import TokenBucket
+from kiosk.lanes import Lane
+from kiosk.outcomes import Outcome
 from kiosk.results import ScanResult
 from kiosk.sender import Sender, backoff_delay
-from kiosk.station import Audit, Reply, Scan, Send, Station
+from kiosk.station import Audit, Kind, Reply, Scan, Send, Station
 from kiosk.station.actions import Action, Expire
 from kiosk.station.pin import verify_pin
+from kiosk.station.state import lead_label
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[ScanResult], None]
+
+DEFAULT_SPEC = ActionSpec("checkin")
+UNREADABLE_TEXT_CHARS = 64
 
 
 class JournalDown(Exception):
@@ -47,19 +56,14 @@ def iso_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _status_time(accepted: Accepted) -> str | None:
-    return accepted.status_time.isoformat() if accepted.status_time else None
-
-
 class StationService:
     def __init__(self, config: Config, journal: Journal, connectors: dict[str, Connector], *,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> None:
         self.config = config
         self.journal = journal
-        self.connectors = connectors
         self.clock = clock
         self.wall = wall
-        self.station = Station(config, self._saved_profile())
+        self.station = Station(config, self._saved_profile(), action_of=self.action_spec)
         self.counts: Counter[str] = Counter()
         self.last_result: ScanResult | None = None
         self.journal_error: str | None = None
@@ -69,10 +73,20 @@ class StationService:
         """Scan seq -> journal row of a job scan waiting for an operator badge."""
         self._received: dict[int, int] = {}
         """Scan seq -> journal row written on arrival by ``receive``."""
-        self._live: set[str] = set()
-        """Backends with a live scan in flight (their sender waits for it)."""
-        self.buckets = {name: TokenBucket(b.max_requests_per_minute) for name, b in config.backends.items()}
-        self.senders = {name: Sender(self, name) for name in config.backends}
+        self._processing: int | None = None
+        self._processing_row: int | None = None
+        """The scan ``process`` is handling, once its row is written."""
+        self.lanes = {name: Lane(name, connectors[name], per_minute=b.max_requests_per_minute,
+                                 timeout_s=b.timeout_s, clock=clock,
+                                 retry_after_max_s=getattr(b, "retry_after_max_s", 900.0))
+                      for name, b in config.backends.items()}
+        self.senders = {name: Sender(lane, head=self._head, deliver=self.replay, wall=wall,
+                                     halted=lambda: self.journal_error is not None)
+                        for name, lane in self.lanes.items()}
+
+    @property
+    def connectors(self) -> dict[str, Connector]:
+        return {name: lane.connector for name, lane in self.lanes.items()}
 
     # --- lifecycle -----------------------------------------------------------------
 
@@ -82,28 +96,30 @@ class StationService:
         return saved if saved in names else self.config.kiosk.profile
 
     async def start(self) -> None:
-        """Settle scans a crash left in flight, then start one sender per backend."""
-        for row in self.journal.outbox():
+        """Settle scans a crash left in flight, count the outbox, start one sender per lane."""
+        for row in self._read(lambda: self.journal.outbox()):
             if row.status == "sending":
                 self._settle_interrupted(row)
+        for name, lane in self.lanes.items():
+            lane.waiting = self._read(lambda: self.journal.outbox_count(name))
         for sender in self.senders.values():
             sender.start()
 
     def _settle_interrupted(self, row: ScanRow) -> None:
         profile = self._profile_for(row)
         # A reject profile never queues: its operator was never told, so a lead must decide.
-        if profile.on_unknown == "park" or profile.offline == "reject":
-            self._write(row.id, status="parked", outcome="parked", title="Unknown whether checked in",
-                        details=("The kiosk stopped while this check-in was being sent.",
-                                 "Check the job in the vendor system, then retry or dismiss."))
+        if self._parks_unknown(profile, row.backend) or profile.offline == "reject":
+            self._write(row.id, status="parked", outcome=Outcome.PARKED, title=self._unknown_title(profile),
+                        details=("The kiosk stopped while this scan was being sent.",
+                                 "Check it in the vendor system, then retry or dismiss."))
         else:
-            self._write(row.id, status="queued", outcome="queued")
+            self._write(row.id, status="queued", outcome=Outcome.QUEUED)
 
     async def stop(self) -> None:
         for sender in self.senders.values():
             await sender.stop()
-        for connector in self.connectors.values():
-            await connector.aclose()
+        for lane in self.lanes.values():
+            await lane.connector.aclose()
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -122,17 +138,24 @@ class StationService:
         return self.station.profile
 
     def waiting(self, backend: str | None = None) -> int:
-        return self.journal.outbox_count(backend)
-
-    def live_in_flight(self, backend: str) -> bool:
-        """True while a live scan of ``backend`` waits for its answer."""
-        return backend in self._live
+        """Scans waiting in the outbox (kept in memory; counted from the journal at start)."""
+        if backend is not None:
+            lane = self.lanes.get(backend)
+            return lane.waiting if lane else 0
+        return sum(lane.waiting for lane in self.lanes.values())
 
     def parked(self) -> list[ScanRow]:
         return self.journal.parked()
 
     def parked_count(self) -> int:
         return self.journal.count_status("parked")
+
+    def action_spec(self, profile: ProfileConfig) -> ActionSpec:
+        vendor = self.config.backends[profile.backend].vendor
+        try:
+            return plugin_for(vendor).actions[profile.action]
+        except KeyError:
+            return DEFAULT_SPEC
 
     def _profile_for(self, row: ScanRow) -> ProfileConfig:
         return self._profile_named(row.profile)
@@ -143,6 +166,15 @@ class StationService:
             return self.config.profile(name)
         except KeyError:
             return self.station.profile
+
+    def _parks_unknown(self, profile: ProfileConfig, backend: str) -> bool:
+        return profile.on_unknown == "park" or not self.action_spec(profile).idempotent
+
+    def _unknown_title(self, profile: ProfileConfig) -> str:
+        return f"Unknown whether {self.action_spec(profile).verb}"
+
+    def _queues(self, profile: ProfileConfig) -> bool:
+        return profile.offline == "queue" and self.action_spec(profile).queueable
 
     # --- journal writes ------------------------------------------------------------
 
@@ -156,18 +188,20 @@ class StationService:
              backend: str, outcome: str | None = None, title: str | None = None,
              details: tuple[str, ...] = ()) -> int:
         """Write the scan's row: a new one, or the row ``receive`` wrote when it arrived."""
+        if scan.seq == self._processing:
+            self._processing_row = scan.seq
         received = self._received.pop(scan.seq, None)
         if received is not None:
             self._write(received, kind=kind or "unknown", status=status, outcome=outcome, title=title,
                         details=details, operator=operator, backend=backend, profile=self.profile.name,
                         station=self.profile.station)
             return received
-        raw = scan.raw if scan.raw is not None and scan.raw != scan.text.encode("utf-8") else None
+        text, raw = _stored(scan, kind)
         try:
             return self.journal.add_scan(
                 scanner=scan.scanner, source=scan.source, profile=self.profile.name,
                 station=self.profile.station, backend=backend, operator=operator, kind=kind or "unknown",
-                text=scan.text, raw=raw, symbology=scan.symbology, status=status, outcome=outcome,
+                text=text, raw=raw, symbology=scan.symbology, status=status, outcome=outcome,
                 title=title, details=details)
         except Exception as exc:
             self._journal_failed(exc)
@@ -179,7 +213,7 @@ class StationService:
         except Exception as exc:
             self._journal_failed(exc)
 
-    def _read(self, query: Callable[[], object]) -> object:
+    def _read(self, query: Callable[[], Any]) -> Any:
         """A journal read on the scan path; a failure stops the kiosk like a failed write."""
         try:
             return query()
@@ -187,8 +221,9 @@ class StationService:
             self._journal_failed(exc)
             raise AssertionError("unreachable")
 
-    def _waiting(self, backend: str) -> int:
-        return self._read(lambda: self.waiting(backend))  # type: ignore[return-value]
+    def _head(self, backend: str) -> ScanRow | None:
+        rows = self.journal.outbox(backend, limit=1)
+        return rows[0] if rows else None
 
     def _journal_failed(self, exc: BaseException) -> None:
         self.journal_error = f"The scan journal cannot be written: {exc}"
@@ -198,20 +233,26 @@ class StationService:
     # --- scans ---------------------------------------------------------------------
 
     def receive(self, scan: Scan) -> int:
-        """Write a scan durably the moment it arrives, before it waits its turn (behind an
+        """Write a scan durably the moment it arrives when it has to wait its turn (behind an
         error screen, behind a burst); ``process`` later completes the same row."""
         if self.journal_error:
             raise JournalDown(self.journal_error)
+        if scan.seq in self._received:
+            return self._received[scan.seq]
         kind = self.station.classify(scan.text).kind.value
         scan_id = self._add(scan, kind, "received", self.station.operator_code, self.profile.backend)
         self._received[scan.seq] = scan_id
         return scan_id
 
+    def has_row(self, scan: Scan) -> bool:
+        """True once the scan has its journal row (written on arrival or as it was processed)."""
+        return scan.seq in self._received or scan.seq == self._processing_row
+
     def recover_received(self) -> list[Scan]:
         """Scans a previous run took in but never handled, oldest first, to process before new ones."""
         rows = self._read(self.journal.received)
         scans = []
-        for row in rows:  # type: ignore[attr-defined]
+        for row in rows:
             scan = Scan(row.text, row.scanner, row.source, row.raw, row.symbology)
             self._received[scan.seq] = row.id
             scans.append(scan)
@@ -222,8 +263,27 @@ class StationService:
         if self.journal_error:
             raise JournalDown(self.journal_error)
         async with self._lock:
-            actions = self.station.handle(scan, self.clock())
-            return await self._run(actions, scan)
+            self._processing, self._processing_row = scan.seq, None
+            try:
+                actions = self.station.handle(scan, self.clock())
+                return await self._run(actions, scan)
+            finally:
+                self._processing = self._processing_row = None
+
+    def unreadable(self, event: UnreadableEvent) -> ScanResult:
+        """A trigger pull whose bytes could not be read: journaled (raw bytes kept), shown,
+        counted, never sent."""
+        if self.journal_error:
+            raise JournalDown(self.journal_error)
+        shown = event.visible_text(UNREADABLE_TEXT_CHARS)
+        details = (event.message, "Scan again.")
+        scan = Scan(shown, event.scanner, event.source, event.raw, None, event.t_last or None)
+        row_id = self._add(scan, "unreadable", "done", self.station.operator_code, self.profile.backend,
+                           Outcome.UNREADABLE, "Scan not readable", details)
+        result = self._result_for(scan, row_id, Outcome.UNREADABLE, "Scan not readable", details,
+                                  kind="unreadable")
+        self.emit(result)
+        return result
 
     def tick(self) -> None:
         """Run the station's timers (idle logout, lead lapse, held jobs expiring)."""
@@ -249,7 +309,7 @@ class StationService:
                 row_id = self._held_rows.pop(action.scan.seq, None)
                 if row_id is not None:
                     self._write(row_id, title=action.title, details=action.details)
-            if result is None:
+            if result is None or isinstance(action, Audit):
                 continue
             if action.scan is scan and answer is None:
                 answer = result  # the reply to this scan (or, with no scan, to this call)
@@ -258,7 +318,7 @@ class StationService:
         if any(isinstance(a, Audit) and a.kind == "profile_switch" for a in actions):
             self._save_profile()
         if answer is None:
-            answer = self._result_for(scan or Scan(""), None, "ignored", "Nothing to do")
+            answer = self._result_for(scan or Scan(""), None, Outcome.IGNORED, "Nothing to do")
             if scan is None:
                 return answer  # a timer or lead call with nothing to report
         self.emit(answer)
@@ -276,7 +336,7 @@ class StationService:
             return self._result_for(Scan(""), None, reply.outcome, reply.title, reply.details)
         scan_id = self._add(scan, reply.kind, "done", self.station.operator_code, self.profile.backend,
                             reply.outcome, reply.title, reply.details)
-        if reply.outcome == "rejected" and reply.title == "Operator required":
+        if reply.outcome == Outcome.HOLD:
             self._held_rows[scan.seq] = scan_id
         return self._result_for(scan, scan_id, reply.outcome, reply.title, reply.details,
                                 kind=reply.kind.value if reply.kind else None)
@@ -284,20 +344,20 @@ class StationService:
     async def _send(self, send: Send) -> ScanResult:
         scan = send.scan
         profile = self._profile_named(send.profile)
-        sender = self.senders[send.backend]
+        lane = self.lanes[send.backend]
         now = self.clock()
         row_id = self._held_rows.pop(scan.seq, None)
-        waiting = self._waiting(send.backend)
-        reject = profile.offline == "reject"
-        if reject and waiting:
-            return self._final(scan, row_id, send, "error", "Not sent: earlier scans are waiting",
+        waiting = lane.waiting
+        queues = self._queues(profile)
+        if not queues and waiting:
+            return self._final(scan, row_id, send, Outcome.ERROR, "Not sent: earlier scans are waiting",
                                (f"{waiting} earlier scan(s) for this server are still waiting to be sent.",
                                 "Scan again when they have gone out."))
-        live = reject or (not waiting and not sender.blocked(now))
-        if live and not self.buckets[send.backend].try_take(now):
-            if reject:
-                wait = self.buckets[send.backend].wait_time(now)
-                return self._final(scan, row_id, send, "error", "Request budget used up",
+        live = not queues or (not waiting and not lane.blocked(now) and not lane.in_flight)
+        if live and not lane.bucket.try_take(now):
+            if not queues:
+                wait = lane.bucket.wait_time(now)
+                return self._final(scan, row_id, send, Outcome.ERROR, "Request budget used up",
                                    (f"Too many scans for this backend: try again in {wait:.0f} s.",))
             live = False
         status = "sending" if live else "pending"
@@ -306,22 +366,30 @@ class StationService:
         else:
             self._write(row_id, status=status, operator=send.operator, outcome=None, title=None, details=())
         if not live:
+            lane.waiting += 1
             self.station.confirm_sent(send.identifier, send.station, now)
-            sender.wake()
-            waiting = self._waiting(send.backend)
-            return self._result_for(scan, row_id, "queued", "Saved. Will be sent when the connection is back.",
-                                    (f"{waiting} waiting",), send=send, waiting=waiting, replay=send.held)
-        self._live.add(send.backend)
+            lane.wake()
+            return self._queued_result(scan, row_id, send, (f"{lane.waiting} waiting",), replay=send.held)
+        lane.in_flight = True
         try:
-            outcome = await self._check_in(send.backend, CheckIn(send.station, send.identifier, send.operator))
+            answer = await self._perform(lane, send)
         finally:
-            self._live.discard(send.backend)
-            sender.wake()
+            lane.in_flight = False
+            lane.wake()
         latency_ms = (self.clock() - scan.t_last) * 1000 if scan.t_last is not None else None
-        result = self._settle(row_id, scan, send, outcome, attempts=1, origin="held" if send.held else "live",
+        lane.last_latency_ms = latency_ms
+        result = self._settle(row_id, scan, send, answer, attempts=1, origin="held" if send.held else "live",
                               latency_ms=latency_ms)
         assert result is not None
         return result
+
+    def _queued_result(self, scan: Scan, row_id: int, send: Send, details: tuple[str, ...], *,
+                       replay: bool = False, latency_ms: float | None = None,
+                       http_status: int | None = None) -> ScanResult:
+        lane = self.lanes[send.backend]
+        return self._result_for(scan, row_id, Outcome.QUEUED, "Saved. Will be sent when the connection is back.",
+                                details, send=send, waiting=lane.waiting, replay=replay,
+                                latency_ms=latency_ms, http_status=http_status)
 
     def _final(self, scan: Scan, row_id: int | None, send: Send, outcome: str, title: str,
                details: tuple[str, ...]) -> ScanResult:
@@ -331,9 +399,9 @@ class StationService:
             self._write(row_id, status="done", outcome=outcome, title=title, details=details)
         return self._result_for(scan, row_id, outcome, title, details, send=send)
 
-    def _settle(self, row_id: int, scan: Scan, send: Send, outcome: Outcome, *, attempts: int,
+    def _settle(self, row_id: int, scan: Scan, send: Send, answer: Answer, *, attempts: int,
                 origin: str, latency_ms: float | None) -> ScanResult | None:
-        """Record a connector outcome for a journal row and turn it into a result.
+        """Record a connector's answer for a journal row and turn it into a result.
 
         ``origin`` is ``live`` (scanned just now), ``held`` (released by an operator badge) or
         ``sender`` (a replay from the outbox: a refusal parks it, and a further transient
@@ -342,96 +410,102 @@ class StationService:
         replay = origin != "live"
         from_sender = origin == "sender"
         profile = self._profile_named(send.profile)
-        sender = self.senders[send.backend]
-        common = dict(attempts=attempts, latency_ms=latency_ms)
-        if isinstance(outcome, Accepted):
-            sender.note_success()
-            self._write(row_id, status="done", outcome="ok", title="Checked in", details=(),
-                        http_status=outcome.http_status, order_number=outcome.order_number,
-                        tray_number=outcome.tray_number, po_number=outcome.po_number, **common)
+        lane = self.lanes[send.backend]
+        common: dict[str, Any] = dict(attempts=attempts, latency_ms=latency_ms)
+        if isinstance(answer, Accepted):
+            lane.note_success()
+            self._leave_outbox(lane, from_sender)
+            self._write(row_id, status="done", outcome=Outcome.OK, title=answer.title, details=(),
+                        http_status=answer.http_status, **_answer_columns(answer.fields), **common)
             self.station.confirm_sent(send.identifier, send.station, self.clock())
-            return self._result_for(scan, row_id, "ok", "Checked in", (), send=send, accepted=outcome,
-                                    replay=replay, latency_ms=latency_ms, http_status=outcome.http_status)
-        if isinstance(outcome, Rejected):
-            sender.note_success()
-            status, word = ("parked", "parked") if from_sender else ("done", "rejected")
-            self._write(row_id, status=status, outcome=word, title=outcome.title, details=outcome.details,
-                        http_status=outcome.http_status, **common)
-            return self._result_for(scan, row_id, word, outcome.title, outcome.details, send=send,
-                                    replay=replay, latency_ms=latency_ms, http_status=outcome.http_status)
-        retryable, title, details, status_code, retry_after = _failure(outcome)
-        unknown = isinstance(outcome, Unreachable) and outcome.sent
-        if retryable and profile.offline == "queue":
-            if unknown and profile.on_unknown == "park":
-                self._write(row_id, status="parked", outcome="parked", title="Unknown whether checked in",
+            return self._result_for(scan, row_id, Outcome.OK, answer.title, (), send=send, fields=answer.fields,
+                                    replay=replay, latency_ms=latency_ms, http_status=answer.http_status)
+        if isinstance(answer, Rejected):
+            lane.note_success()
+            self._leave_outbox(lane, from_sender)
+            status, word = ("parked", Outcome.PARKED) if from_sender else ("done", Outcome.REJECTED)
+            self._write(row_id, status=status, outcome=word, title=answer.title, details=answer.details,
+                        http_status=answer.http_status, **common)
+            return self._result_for(scan, row_id, word, answer.title, answer.details, send=send,
+                                    replay=replay, latency_ms=latency_ms, http_status=answer.http_status)
+        retryable, title, details, status_code, retry_after = _failure(answer)
+        unknown = (isinstance(answer, Unreachable) and answer.sent) or (
+            isinstance(answer, BadAnswer) and answer.unknown)
+        if (retryable or unknown) and self._queues(profile):
+            if unknown and self._parks_unknown(profile, send.backend):
+                self._leave_outbox(lane, from_sender)
+                title = self._unknown_title(profile)
+                self._write(row_id, status="parked", outcome=Outcome.PARKED, title=title,
                             details=details, http_status=status_code, **common)
-                return self._result_for(scan, row_id, "parked", "Unknown whether checked in", details,
+                return self._result_for(scan, row_id, Outcome.PARKED, title, details,
                                         send=send, replay=replay, latency_ms=latency_ms)
-            delay = retry_after if retry_after is not None else backoff_delay(sender.failures)
-            sender.note_failure(delay, title)
-            self._write(row_id, status="queued", outcome="queued", title=title, details=details,
+            delay = lane.note_failure(retry_after if retry_after is not None else backoff_delay(lane.failures), title)
+            if not from_sender:
+                lane.waiting += 1
+            self._write(row_id, status="queued", outcome=Outcome.QUEUED, title=title, details=details,
                         http_status=status_code, next_attempt_at=self.wall() + delay, **common)
             self.station.confirm_sent(send.identifier, send.station, self.clock())
-            sender.wake()
+            lane.wake()
             if from_sender:
                 return None  # still waiting: nothing new to report
-            waiting = self._waiting(send.backend)
-            return self._result_for(scan, row_id, "queued", "Saved. Will be sent when the connection is back.",
-                                    (f"{waiting} waiting", title), send=send, waiting=waiting,
-                                    latency_ms=latency_ms, http_status=status_code)
+            return self._queued_result(scan, row_id, send, (f"{lane.waiting} waiting", title),
+                                       latency_ms=latency_ms, http_status=status_code)
+        self._leave_outbox(lane, from_sender)
         if from_sender:
-            self._write(row_id, status="parked", outcome="parked", title=title, details=details,
+            self._write(row_id, status="parked", outcome=Outcome.PARKED, title=title, details=details,
                         http_status=status_code, **common)
-            return self._result_for(scan, row_id, "parked", title, details, send=send, replay=True,
+            return self._result_for(scan, row_id, Outcome.PARKED, title, details, send=send, replay=True,
                                     latency_ms=latency_ms, http_status=status_code)
-        self._write(row_id, status="done", outcome="error", title=title, details=details,
+        self._write(row_id, status="done", outcome=Outcome.ERROR, title=title, details=details,
                     http_status=status_code, **common)
-        return self._result_for(scan, row_id, "error", title, details, send=send, replay=replay,
+        return self._result_for(scan, row_id, Outcome.ERROR, title, details, send=send, replay=replay,
                                 latency_ms=latency_ms, http_status=status_code)
+
+    @staticmethod
+    def _leave_outbox(lane: Lane, from_sender: bool) -> None:
+        if from_sender:
+            lane.waiting = max(0, lane.waiting - 1)
 
     def _result_for(self, scan: Scan, scan_id: int | None, outcome: str, title: str,
                     details: tuple[str, ...] = (), *, send: Send | None = None,
-                    accepted: Accepted | None = None, replay: bool = False, waiting: int = 0,
+                    fields: tuple[DisplayField, ...] = (), replay: bool = False, waiting: int = 0,
                     latency_ms: float | None = None, http_status: int | None = None,
                     kind: str | None = None) -> ScanResult:
         if latency_ms is None and scan.t_last is not None and not replay:
             latency_ms = (self.clock() - scan.t_last) * 1000
         profile = self._profile_named(send.profile) if send else self.profile
+        shown, _ = _stored(scan, kind)
         return ScanResult(
-            id=scan_id, ts=iso_now(), scan=scan.text, scanner=scan.scanner, source=scan.source,
+            id=scan_id, ts=iso_now(), scan=shown, scanner=scan.scanner, source=scan.source,
             profile=profile.name, station=send.station if send else profile.station,
             operator=send.operator if send else self.station.operator_code, outcome=outcome, title=title,
-            details=tuple(details),
-            order_number=accepted.order_number if accepted else None,
-            tray_number=accepted.tray_number if accepted else None,
-            po_number=accepted.po_number if accepted else None,
+            details=tuple(details), fields=fields, action=send.action if send else None,
+            verb=self.action_spec(profile).verb,
             latency_ms=round(latency_ms, 3) if latency_ms is not None else None,
-            replay=replay, http_status=http_status,
-            station_desc=accepted.station_desc if accepted else "",
-            status_time=_status_time(accepted) if accepted else None,
-            waiting=waiting, kind=kind or ("job" if send else None))
+            replay=replay, http_status=http_status, waiting=waiting, kind=kind or ("job" if send else None))
 
     # --- replay (called by the senders) --------------------------------------------
 
     async def replay(self, row: ScanRow) -> None:
         """Send one outbox row again and report its outcome when it is final."""
+        profile = self._profile_for(row)
         send = Send(Scan(row.text, row.scanner, row.source, row.raw), row.station, row.backend,
-                    row.text, row.operator, row.profile)
+                    row.text, row.operator, row.profile, action=profile.action, params=profile.params)
         self._write(row.id, status="sending", attempts=row.attempts + 1)
-        outcome = await self._check_in(row.backend, CheckIn(row.station, row.text, row.operator))
-        result = self._settle(row.id, send.scan, send, outcome, attempts=row.attempts + 1,
+        answer = await self._perform(self.lanes[row.backend], send)
+        result = self._settle(row.id, send.scan, send, answer, attempts=row.attempts + 1,
                               origin="sender", latency_ms=None)
         if result is not None:
             self.emit(result)
 
-    async def _check_in(self, backend: str, request: CheckIn) -> Outcome:
-        """The connector's outcome; a connector bug becomes a final (non-retryable) answer,
+    async def _perform(self, lane: Lane, send: Send) -> Answer:
+        """The connector's answer; a connector bug becomes a final (non-retryable) answer,
         so one bad row can neither crash the kiosk nor block its backend's outbox."""
         try:
-            return await self.connectors[backend].check_in(request)
+            return await lane.connector.perform(send.request())
         except Exception as exc:
-            log.exception("connector %s failed", backend)
-            return BadAnswer(f"The kiosk could not send this check-in: {type(exc).__name__}: {exc}")
+            log.exception("connector %s failed", lane.name)
+            return BadAnswer(f"The kiosk could not send this scan: {type(exc).__name__}: {exc}")
 
     # --- lead functions ------------------------------------------------------------
 
@@ -458,7 +532,8 @@ class StationService:
 
     def end_lead(self) -> None:
         for a in self.station.end_lead(self.clock()):
-            self._audit(a)
+            if isinstance(a, Audit):
+                self._audit(a)
 
     def dismiss_parked(self, scan_id: int, why: str) -> bool:
         """Dismiss a parked scan; the event records the lead (who) and ``why`` (required)."""
@@ -475,17 +550,47 @@ class StationService:
         if row is None or row.status != "parked" or not self.lead_action("retry", scan_id=scan_id):
             return False
         self._write(scan_id, status="queued", next_attempt_at=None)
-        self.senders[row.backend].wake()
+        lane = self.lanes.get(row.backend)
+        if lane is not None:
+            lane.waiting += 1
+            lane.wake()
+        return True
+
+    def send_now(self) -> bool:
+        """A lead's "send queued scans now": forget every back-off and Retry-After."""
+        if not self.lead_action("send_now"):
+            return False
+        for lane in self.lanes.values():
+            lane.unblock()
         return True
 
 
-def _failure(outcome: Outcome) -> tuple[bool, str, tuple[str, ...], int | None, float | None]:
-    """(worth retrying, title, details, HTTP status, Retry-After) for a non-final outcome."""
-    if isinstance(outcome, Unreachable):
-        title = "No answer from the server" if outcome.sent else "Server not reachable"
-        return True, title, (outcome.message,), None, None
-    assert isinstance(outcome, BadAnswer)
-    title = "Server busy" if outcome.http_status == 429 else (
-        "Server error" if outcome.transient else "Unexpected answer from the server")
-    details = (outcome.message,) + ((outcome.excerpt,) if outcome.excerpt else ())
-    return outcome.transient, title, details, outcome.http_status, outcome.retry_after_s
+def _stored(scan: Scan, kind: str | None) -> tuple[str, bytes | None]:
+    """The text and raw bytes to journal and show: a lead badge never appears, only its tag."""
+    if kind == Kind.LEAD:
+        return lead_label(scan.text), None
+    raw = scan.raw if scan.raw is not None and scan.raw != scan.text.encode("utf-8", "surrogateescape") else None
+    return scan.text, raw
+
+
+def _answer_columns(fields: tuple[DisplayField, ...]) -> dict[str, str | None]:
+    values = {f.key: f.value for f in fields}
+    return {key: values.get(key) for key in ("order_number", "tray_number", "po_number")}
+
+
+def _failure(answer: Answer) -> tuple[bool, str, tuple[str, ...], int | None, float | None]:
+    """(worth retrying, title, details, HTTP status, Retry-After) for a non-final answer."""
+    if isinstance(answer, Unreachable):
+        title = "No answer from the server" if answer.sent else "Server not reachable"
+        return True, title, (answer.message,), None, None
+    assert isinstance(answer, BadAnswer)
+    if answer.unknown:
+        title = "Unreadable answer from the server"
+    elif answer.http_status == 429:
+        title = "Server busy"
+    elif answer.transient:
+        title = "Server error"
+    else:
+        title = "Unexpected answer from the server"
+    details = (answer.message,) + ((answer.excerpt,) if answer.excerpt else ())
+    return answer.transient, title, details, answer.http_status, answer.retry_after_s

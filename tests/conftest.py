@@ -9,12 +9,19 @@ from typing import Any
 
 import pytest
 
-from kiosk.config import BackendConfig
+from kiosk.connectors.base import Request
+from kiosk.connectors.jobtrack import JobTrackConfig
 from kiosk.connectors.jobtrack import JobTrackConnector
 from kiosk.simulators.jobtrack import JobTrackSim
 from kiosk.simulators.server import Answer, SimServer
 
 JOBTRACK_TOKEN_ENV = "KIOSK_TEST_JOBTRACK_TOKEN"
+
+
+def checkin(station: str, identifier: str, operator: str | None = None) -> Request:
+    """A job-track check-in request, as the station core builds one."""
+    return Request("checkin", station, identifier, operator)
+
 JOBTRACK_TOKEN = "s3cret-t0ken-value"
 
 
@@ -37,20 +44,20 @@ def jobtrack_sim() -> Iterator[RunningSim]:
 
 
 @pytest.fixture
-def jobtrack_backend(jobtrack_sim: RunningSim, monkeypatch: pytest.MonkeyPatch) -> Callable[..., BackendConfig]:
-    """Build a BackendConfig for the running simulator (token in an env var); override fields by keyword."""
+def jobtrack_backend(jobtrack_sim: RunningSim, monkeypatch: pytest.MonkeyPatch) -> Callable[..., JobTrackConfig]:
+    """Build a JobTrackConfig for the running simulator (token in an env var); override fields by keyword."""
     monkeypatch.setenv(JOBTRACK_TOKEN_ENV, JOBTRACK_TOKEN)
 
-    def build(**overrides: Any) -> BackendConfig:
+    def build(**overrides: Any) -> JobTrackConfig:
         fields: dict[str, Any] = {"vendor": "jobtrack", "base_url": jobtrack_sim.url, "token_env": JOBTRACK_TOKEN_ENV}
         fields.update(overrides)
-        return BackendConfig(**fields)
+        return JobTrackConfig(**fields)
 
     return build
 
 
 @pytest.fixture
-async def jobtrack_connector(jobtrack_backend: Callable[..., BackendConfig]) -> AsyncIterator[JobTrackConnector]:
+async def jobtrack_connector(jobtrack_backend: Callable[..., JobTrackConfig]) -> AsyncIterator[JobTrackConnector]:
     connector = JobTrackConnector("jt", jobtrack_backend(timeout_s=2))
     yield connector
     await connector.aclose()

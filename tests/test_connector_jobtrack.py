@@ -14,9 +14,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiosk.config import BackendConfig
+from kiosk.connectors.jobtrack import JobTrackConfig
 from kiosk.connectors import make_connector
-from kiosk.connectors.base import Accepted, BadAnswer, CheckIn, Rejected, Unreachable
+from conftest import checkin
+from kiosk.connectors.base import Accepted, BadAnswer, Rejected, Unreachable
+from kiosk.connectors.jobtrack import CheckedIn
 from kiosk.connectors.jobtrack import (
     InvalidStationCode,
     JobTrackConnector,
@@ -33,14 +35,14 @@ if TYPE_CHECKING:
 TOKEN = "s3cret-t0ken-value"  # same as conftest.JOBTRACK_TOKEN
 
 
-def backend_for(url: str, **overrides) -> BackendConfig:
-    return BackendConfig(vendor="jobtrack", base_url=url, **overrides)
+def backend_for(url: str, **overrides) -> JobTrackConfig:
+    return JobTrackConfig(vendor="jobtrack", base_url=url, **overrides)
 
 
 async def check_in_once(url: str, station: str = "LP", identifier: str = "72544", **overrides):
     connector = JobTrackConnector("jt", backend_for(url, **overrides))
     try:
-        return await connector.check_in(CheckIn(station, identifier))
+        return await connector.perform(checkin(station, identifier))
     finally:
         await connector.aclose()
 
@@ -50,7 +52,7 @@ async def check_in_once(url: str, station: str = "LP", identifier: str = "72544"
 
 @pytest.mark.parametrize("demo", DEMO_CODES, ids=lambda d: f"{d.code}@{d.station}+{d.operator}")
 async def test_demo_codes_give_the_listed_outcome(jobtrack_connector: JobTrackConnector, demo) -> None:
-    outcome = await jobtrack_connector.check_in(CheckIn(demo.station, demo.code, demo.operator))
+    outcome = await jobtrack_connector.perform(checkin(demo.station, demo.code, demo.operator))
     if demo.accepted:
         assert isinstance(outcome, Accepted)
         assert (outcome.station, outcome.http_status) == (demo.station, 200)
@@ -59,26 +61,26 @@ async def test_demo_codes_give_the_listed_outcome(jobtrack_connector: JobTrackCo
 
 
 async def test_accepted_carries_the_event(jobtrack_connector: JobTrackConnector) -> None:
-    outcome = await jobtrack_connector.check_in(CheckIn("LP", "337178"))
+    outcome = await jobtrack_connector.perform(checkin("LP", "337178"))
     assert isinstance(outcome, Accepted)
     assert outcome.status_time is not None
     assert abs(outcome.status_time - datetime.now(timezone.utc)) < timedelta(seconds=5)
-    assert outcome == Accepted(
+    assert outcome == CheckedIn(
         order_number="72544", tray_number="337178", po_number="Example", station="LP",
         station_desc="Lens Processing", customer_desc="Processing", status_time=outcome.status_time,
     )
 
 
 async def test_both_400_and_404_refusals_are_rejected(jobtrack_connector: JobTrackConnector) -> None:
-    not_found = await jobtrack_connector.check_in(CheckIn("LP", "72544", "OP9"))
-    non_operator = await jobtrack_connector.check_in(CheckIn("LP", "72544", "BC"))
+    not_found = await jobtrack_connector.perform(checkin("LP", "72544", "OP9"))
+    non_operator = await jobtrack_connector.perform(checkin("LP", "72544", "BC"))
     assert not_found == Rejected("Checkin not performed", ("Operator not found",), 404)
     assert non_operator == Rejected("Checkin not performed", ("Operator is a non-operator station",), 400)
 
 
 async def test_body_and_auth_header_sent(jobtrack_sim: RunningSim, jobtrack_connector: JobTrackConnector) -> None:
-    await jobtrack_connector.check_in(CheckIn("INSP", "72544", "OP1001"))
-    await jobtrack_connector.check_in(CheckIn("LP", "72544"))
+    await jobtrack_connector.perform(checkin("INSP", "72544", "OP1001"))
+    await jobtrack_connector.perform(checkin("LP", "72544"))
     with_op, without_op = jobtrack_sim.sim.requests()
     assert with_op["body"] == '{"order":"72544","operator":"OP1001"}'
     assert without_op["body"] == '{"order":"72544"}'
@@ -93,7 +95,7 @@ async def test_configured_field_names_header_and_bare_token(jobtrack_sim: Runnin
     backend = backend_for(jobtrack_sim.url, token_file=token_file, auth_header="X-Api-Key", auth_scheme="",
                           order_field="job", operator_field="badge")
     connector = JobTrackConnector("jt", backend)
-    outcome = await connector.check_in(CheckIn("LP", "72544", "OP1001"))
+    outcome = await connector.perform(checkin("LP", "72544", "OP1001"))
     await connector.aclose()
     assert outcome == Rejected("Checkin not performed", ("Order not found",), 400)  # the sim expects "order"
     (sent,) = jobtrack_sim.sim.requests()
@@ -109,11 +111,11 @@ async def test_no_token_source_sends_no_auth_header(jobtrack_sim: RunningSim) ->
 
 async def test_keep_alive_uses_one_connection(jobtrack_sim: RunningSim, jobtrack_connector: JobTrackConnector) -> None:
     for _ in range(3):
-        await jobtrack_connector.check_in(CheckIn("LP", "72544"))
+        await jobtrack_connector.perform(checkin("LP", "72544"))
     assert len(jobtrack_sim.server._server._connections) == 1
 
 
-async def test_make_connector_builds_jobtrack(jobtrack_backend: Callable[..., BackendConfig]) -> None:
+async def test_make_connector_builds_jobtrack(jobtrack_backend: Callable[..., JobTrackConfig]) -> None:
     connector = make_connector("main", jobtrack_backend())
     assert isinstance(connector, JobTrackConnector) and connector.vendor == "jobtrack" and connector.name == "main"
     await connector.aclose()
@@ -152,10 +154,10 @@ async def test_token_never_in_repr_str_or_outcomes(
     assert TOKEN not in repr(jobtrack_connector) and TOKEN not in str(jobtrack_connector)
     assert repr(jobtrack_connector) == f"JobTrackConnector(name='jt', base_url='{jobtrack_sim.url}')"
     jobtrack_sim.sim.set_faults({"status": 500})
-    outcomes = [await jobtrack_connector.check_in(CheckIn("LP", "72544")), await jobtrack_connector.probe()]
+    outcomes = [await jobtrack_connector.perform(checkin("LP", "72544")), await jobtrack_connector.probe()]
     monkeypatch.setenv("JT_TOKEN", TOKEN)
     offline = JobTrackConnector("jt", backend_for(f"http://user:pw@127.0.0.1:{closed_port}", token_env="JT_TOKEN"))
-    outcomes += [await offline.check_in(CheckIn("LP", "1")), await offline.probe()]
+    outcomes += [await offline.perform(checkin("LP", "1")), await offline.probe()]
     await offline.aclose()
     assert all(TOKEN not in repr(o) for o in outcomes)
     assert all("pw" not in repr(o) for o in outcomes[2:])
@@ -169,7 +171,7 @@ async def test_token_never_in_repr_str_or_outcomes(
 async def test_station_code_is_one_literal_segment(
     jobtrack_sim: RunningSim, jobtrack_connector: JobTrackConnector, code: str
 ) -> None:
-    outcome = await jobtrack_connector.check_in(CheckIn(code, "72544"))
+    outcome = await jobtrack_connector.perform(checkin(code, "72544"))
     assert outcome == Rejected("Checkin not performed", ("Station not found",), 400)
     (request,) = jobtrack_sim.sim.requests()
     raw_path = request["raw_path"]
@@ -185,7 +187,7 @@ async def test_unusable_station_codes_raise_before_sending(
     jobtrack_sim: RunningSim, jobtrack_connector: JobTrackConnector, code: str
 ) -> None:
     with pytest.raises(InvalidStationCode) as info:
-        await jobtrack_connector.check_in(CheckIn(code, "72544"))
+        await jobtrack_connector.perform(checkin(code, "72544"))
     assert isinstance(info.value, ValueError)
     assert jobtrack_sim.sim.requests() == []
 
@@ -274,7 +276,7 @@ async def test_rejected_details_shapes(canned_server, details, expected) -> None
 async def test_accepted_ignores_extra_fields_and_fills_missing(canned_server) -> None:
     body = '{"orderNumber": 72544, "code": "LP", "statusDateTime": "yesterday", "extra": {"x": 1}}'
     outcome = await check_in_once(canned_server(200, body).url)
-    assert outcome == Accepted(order_number="72544", station="LP", status_time=None)
+    assert outcome == CheckedIn(order_number="72544", station="LP", status_time=None)
 
 
 @pytest.mark.parametrize(
@@ -324,19 +326,19 @@ async def test_read_timeout_is_unreachable_sent_and_the_sim_recorded_it(jobtrack
 
 
 async def test_down_server_is_unreachable_sent(jobtrack_sim: RunningSim, jobtrack_connector: JobTrackConnector) -> None:
-    assert isinstance(await jobtrack_connector.check_in(CheckIn("LP", "72544")), Accepted)
+    assert isinstance(await jobtrack_connector.perform(checkin("LP", "72544")), Accepted)
     jobtrack_sim.sim.set_faults({"down": True})
-    outcome = await jobtrack_connector.check_in(CheckIn("LP", "72544"))
+    outcome = await jobtrack_connector.perform(checkin("LP", "72544"))
     assert isinstance(outcome, Unreachable) and outcome.sent
     assert "closed the connection without answering" in outcome.message
     jobtrack_sim.sim.set_faults({"down": False})
-    assert isinstance(await jobtrack_connector.check_in(CheckIn("LP", "72544")), Accepted)
+    assert isinstance(await jobtrack_connector.perform(checkin("LP", "72544")), Accepted)
     assert len(jobtrack_sim.sim.events()) == 2
 
 
 async def test_injected_503_is_transient_with_retry_after(jobtrack_sim: RunningSim, jobtrack_connector) -> None:
     jobtrack_sim.sim.set_faults({"status": 503, "retry_after": 2})
-    outcome = await jobtrack_connector.check_in(CheckIn("LP", "72544"))
+    outcome = await jobtrack_connector.perform(checkin("LP", "72544"))
     assert isinstance(outcome, BadAnswer)
     assert (outcome.http_status, outcome.retry_after_s, outcome.transient) == (503, 2.0, True)
     assert outcome.message.startswith("The job-track server answered HTTP 503 Service Unavailable: {")

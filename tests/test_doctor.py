@@ -8,7 +8,8 @@ import stat
 
 import pytest
 
-from kiosk.config import BackendConfig, Config, KioskSection, ProfileConfig, ScannerConfig
+from kiosk.config import Config, KioskSection, ProfileConfig, ScannerConfig
+from kiosk.connectors.jobtrack import JobTrackConfig
 from fsutil import unwritable
 from kiosk.doctor import check_journal, format_table, Check, run_doctor
 
@@ -26,7 +27,7 @@ def pty_link(tmp_path):
 def make_config(tmp_path, base_url: str, scanners: list[ScannerConfig], journal="kiosk.sqlite3") -> Config:
     return Config(
         kiosk=KioskSection(profile="p", journal=journal),
-        backends={"jt": BackendConfig(vendor="jobtrack", base_url=base_url, timeout_s=2)},
+        backends={"jt": JobTrackConfig(vendor="jobtrack", base_url=base_url, timeout_s=2)},
         profiles=[ProfileConfig(name="p", backend="jt", station="S1")],
         scanners=scanners,
         path=tmp_path / "kiosk.toml",

@@ -9,14 +9,15 @@ import time
 
 from devices.events import DiagnosticEvent, ScanEvent, StateEvent
 from devices.monitor import describe_event, describe_frame
-from kiosk.config import BackendConfig, Config, KioskSection, ProfileConfig, ScannerConfig
+from kiosk.config import Config, KioskSection, ProfileConfig, ScannerConfig
+from kiosk.connectors.jobtrack import JobTrackConfig
 from kiosk.monitor_cli import run_monitor
 
 
 def make_config(tmp_path, scanners):
     return Config(
         kiosk=KioskSection(profile="p"),
-        backends={"jt": BackendConfig(vendor="jobtrack", base_url="http://127.0.0.1:9")},
+        backends={"jt": JobTrackConfig(vendor="jobtrack", base_url="http://127.0.0.1:9")},
         profiles=[ProfileConfig(name="p", backend="jt", station="S1")],
         scanners=scanners,
         path=tmp_path / "kiosk.toml",

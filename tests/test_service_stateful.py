@@ -25,7 +25,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 import kiosk.sender
 from conftest import RecordingApp, burst_data, hold_code, kiosk_config_text, order_code
 from kiosk.config import load_config
-from kiosk.connectors.base import CheckIn, Outcome, Unreachable
+from kiosk.connectors.base import Answer, Request, Unreachable
 from kiosk.results import ScanResult
 from kiosk.runtime import Runtime, build_runtime
 from kiosk.simulators.jobtrack import JobTrackSim
@@ -42,8 +42,8 @@ class ObservedConnector:
         self.inner, self.unknown = inner, unknown
         self.name, self.vendor = inner.name, inner.vendor
 
-    async def check_in(self, request: CheckIn) -> Outcome:
-        outcome = await self.inner.check_in(request)
+    async def perform(self, request: Request) -> Answer:
+        outcome = await self.inner.perform(request)
         if isinstance(outcome, Unreachable) and outcome.sent:
             self.unknown[request.identifier] += 1
         return outcome
@@ -84,7 +84,8 @@ class KioskMachine(RuleBasedStateMachine):
     def _build(self) -> None:
         self.runtime = build_runtime(load_config(self.config_path))
         service = self.runtime.service
-        service.connectors = {name: ObservedConnector(c, self.unknown) for name, c in service.connectors.items()}
+        for lane in service.lanes.values():
+            lane.connector = ObservedConnector(lane.connector, self.unknown)
         service.subscribe(self.results.append)
         self.loop.run_until_complete(self.runtime.start())
 

@@ -126,7 +126,7 @@ def test_operator_required_holds_the_job_until_a_badge():
     station = Station(make_config(), "BC")
     scan = Scan("72544")
     reply = answer(station.handle(scan, 0))
-    assert (reply.outcome, reply.title, reply.details) == ("rejected", "Operator required",
+    assert (reply.outcome, reply.title, reply.details) == ("hold", "Operator required",
                                                             ("Scan your operator badge first",))
     actions = station.handle(Scan("OP9"), 10)
     sends = [a for a in actions if isinstance(a, Send)]
@@ -146,7 +146,7 @@ def test_held_job_expires_after_the_window():
 def test_manual_entry_refused_when_profile_disallows():
     station = Station(make_config(allow_manual=False))
     reply = answer(station.handle(Scan("72544", source="manual"), 0))
-    assert (reply.outcome, reply.title) == ("rejected", "Manual entry not allowed")
+    assert (reply.outcome, reply.title) == ("denied", "Manual entry not allowed")
     assert isinstance(answer(station.handle(Scan("72544", source="scanner"), 0)), Send)
 
 
@@ -172,7 +172,7 @@ def test_duplicate_only_counts_confirmed_sends():
 def test_profile_switch_needs_lead():
     station = Station(make_config())
     reply = answer(station.handle(Scan("CMD:PROFILE:BC"), 0))
-    assert (reply.outcome, reply.title) == ("rejected", "Lead authority needed")
+    assert (reply.outcome, reply.title) == ("denied", "Lead authority needed")
     assert station.profile.name == "LP"
 
 
@@ -190,7 +190,7 @@ def test_unknown_profile_refused():
     station = Station(make_config())
     station.handle(Scan("LEAD7"), 0)
     reply = answer(station.handle(Scan("CMD:PROFILE:NOPE"), 1))
-    assert (reply.outcome, reply.title) == ("rejected", "Unknown profile")
+    assert (reply.outcome, reply.title) == ("ignored", "Unknown profile")
 
 
 def test_lead_pin_right_and_wrong():

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 import kiosk.sender
+from kiosk.station.state import lead_label
 from conftest import BurstSim, hold_code, order_code
 from kiosk.config import load_config
 from kiosk.journal import Journal
@@ -299,8 +300,8 @@ async def test_refused_replay_is_parked_then_retried_and_dismissed(burst_sim: Bu
         assert not k.service.dismiss_parked(done.id, "not parked")  # only parked rows
     events = [(e["kind"], e["who"], e["detail"]) for e in k.journal.__class__.open(
         load_config(Path(k.config.path)).journal_path).events()]
-    assert ("retry", "LEAD7", {"scan_id": result.id}) in events
-    assert ("dismiss", "LEAD7", {"scan_id": result.id, "why": "Order released by hand"}) in events
+    assert ("retry", lead_label("LEAD7"), {"scan_id": result.id}) in events
+    assert ("dismiss", lead_label("LEAD7"), {"scan_id": result.id, "why": "Order released by hand"}) in events
     assert burst_sim.delivered() == [order_code(1)]
 
 

@@ -34,22 +34,75 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Mapping
+
 import httpx
+from pydantic import model_validator
 
 from devices.text import visible
-from kiosk.config import BackendConfig
-from kiosk.connectors.base import Accepted, BadAnswer, CheckIn, Outcome, Probe, Rejected, Unreachable
+from kiosk.connectors.base import (Accepted, ActionSpec, Answer, BackendConfig, BadAnswer, ConnectorError,
+                                   ConnectorPlugin, DisplayField, Probe, Rejected, Request, Unreachable)
 
 ENDPOINT = "/api/v2/job_track/stations/"
 EXCERPT_CHARS = 120
 SERVER = "the job-track server"
 
 
+class JobTrackConfig(BackendConfig):
+    """A job-track backend: the check-in API's address, token source and field names."""
+
+    vendor: Literal["jobtrack"]
+    token_env: str | None = None
+    """Name of the environment variable holding the API token."""
+    token_file: Path | None = None
+    """File holding the API token (first line); used when token_env is not set."""
+    auth_header: str = "Authorization"
+    auth_scheme: str = "Bearer"
+    """Put before the token in the auth header; empty for the bare token."""
+    order_field: str = "order"
+    operator_field: str = "operator"
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> "JobTrackConfig":
+        if self.token_env and self.token_file:
+            raise ValueError("give token_env or token_file, not both")
+        return self
+
+
+CHECKIN = ActionSpec("checkin", verb="checked in", queueable=True, idempotent=True)
+ACTIONS: Mapping[str, ActionSpec] = {CHECKIN.name: CHECKIN}
+
+
+@dataclass(frozen=True)
+class CheckedIn(Accepted):
+    """The job-track server checked the job in: its check-in record."""
+
+    order_number: str = ""
+    tray_number: str = ""
+    po_number: str = ""
+    station: str = ""
+    station_desc: str = ""
+    customer_desc: str = ""
+    status_time: datetime | None = None
+    http_status: int = 200
+    title: str = "Checked in"
+
+    @property
+    def fields(self) -> tuple[DisplayField, ...]:
+        shown = (("order_number", "Order", self.order_number), ("tray_number", "Tray", self.tray_number),
+                 ("po_number", "PO", self.po_number), ("station", "Station", self.station),
+                 ("station_desc", "", self.station_desc), ("customer_desc", "Customer", self.customer_desc),
+                 ("status_time", "At", self.status_time.isoformat() if self.status_time else ""))
+        return tuple(DisplayField(key, label, value) for key, label, value in shown if value)
+
+
 class InvalidStationCode(ValueError):
     """A station code that cannot be one URL path segment ("", "." or ".."); nothing was sent."""
 
 
-class TokenUnavailable(ValueError):
+class TokenUnavailable(ConnectorError):
     """The backend's token source is missing or unusable; the message names the source only."""
 
 
@@ -64,7 +117,7 @@ def station_segment(code: str) -> str:
         raise InvalidStationCode("Station code cannot be used: it is not valid Unicode text") from None
 
 
-def read_token(name: str, backend: BackendConfig) -> str | None:
+def read_token(name: str, backend: JobTrackConfig) -> str | None:
     """The API token from ``token_env`` or ``token_file``; None when neither is configured."""
     if backend.token_env:
         token = os.environ.get(backend.token_env, "").strip()
@@ -158,8 +211,8 @@ def _text(value: Any) -> str:
     return "" if value is None else value if isinstance(value, str) else str(value)
 
 
-def _accepted(data: dict[str, Any], status: int) -> Accepted:
-    return Accepted(
+def _accepted(data: dict[str, Any], status: int) -> CheckedIn:
+    return CheckedIn(
         order_number=_text(data.get("orderNumber")),
         tray_number=_text(data.get("trayNumber")),
         po_number=_text(data.get("poNumber")),
@@ -194,7 +247,7 @@ def _json(response: httpx.Response) -> tuple[bool, Any]:
         return False, None
 
 
-def interpret(response: httpx.Response) -> Outcome:
+def interpret(response: httpx.Response) -> Answer:
     """Turn a check-in answer into an Outcome."""
     status = response.status_code
     is_json, data = _json(response)
@@ -222,11 +275,6 @@ def _bad(response: httpx.Response, message: str) -> BadAnswer:
 
 
 # --- the connector -------------------------------------------------------------------------
-
-
-def _display_url(base_url: str) -> str:
-    """``base_url`` without any user:password part, for messages."""
-    return re.sub(r"^(https?://)[^/@]*@", r"\1", base_url)
 
 
 _REASONS = (
@@ -263,18 +311,21 @@ class JobTrackConnector:
     """Check jobs in through the job-track API; see the module docstring for the assumptions."""
 
     vendor = "jobtrack"
+    actions = ACTIONS
 
-    def __init__(self, name: str, backend: BackendConfig) -> None:
+    def __init__(self, name: str, backend: JobTrackConfig, *,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.name = name
         self.backend = backend
-        self.base_url = _display_url(backend.base_url)
+        self.base_url = backend.display_url
         self._where = self.base_url
         token = read_token(name, backend)
         headers = {"Accept": "application/json", "User-Agent": "kiosk-jobtrack"}
         if token is not None:
             headers[backend.auth_header] = f"{backend.auth_scheme} {token}" if backend.auth_scheme else token
         self._base = httpx.URL(backend.base_url)
-        self._client = httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(backend.timeout_s))
+        self._client = httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(backend.timeout_s),
+                                         transport=transport)
 
     def __repr__(self) -> str:
         return f"JobTrackConnector(name={self.name!r}, base_url={self._where!r})"
@@ -285,11 +336,16 @@ class JobTrackConnector:
         # Giving raw_path keeps httpx from normalising or re-encoding the segment.
         return self._base.copy_with(raw_path=raw_path, query=None, fragment=None)
 
-    async def check_in(self, request: CheckIn) -> Outcome:
-        url = self.station_url(request.station)
-        body = {self.backend.order_field: request.identifier}
-        if request.operator:
-            body[self.backend.operator_field] = request.operator
+    async def perform(self, request: Request) -> Answer:
+        if request.action != CHECKIN.name:
+            raise ValueError(f"the job-track connector has no action {request.action!r}")
+        return await self.check_in(request.station, request.identifier, request.operator)
+
+    async def check_in(self, station: str, identifier: str, operator: str | None = None) -> Answer:
+        url = self.station_url(station)
+        body = {self.backend.order_field: identifier}
+        if operator:
+            body[self.backend.operator_field] = operator
         try:
             response = await self._client.post(url, json=body)
         except httpx.TransportError as exc:
@@ -332,3 +388,14 @@ class JobTrackConnector:
             return Unreachable(f"The job-track server at {self._where} closed the connection without answering; {may}", sent=True)
         # Anything else (write error, proxy, protocol): it may have reached the server.
         return Unreachable(f"The connection to {SERVER} at {self._where} failed ({_connect_reason(exc)}); {may}", sent=True)
+
+
+def _build(name: str, config: JobTrackConfig, *, base_dir: Path | None = None,
+           transport: httpx.AsyncBaseTransport | None = None) -> JobTrackConnector:
+    if config.token_file is not None and base_dir is not None and not config.token_file.is_absolute():
+        config = config.model_copy(update={"token_file": base_dir / config.token_file})
+    return JobTrackConnector(name, config, transport=transport)
+
+
+PLUGIN = ConnectorPlugin(vendor="jobtrack", config_model=JobTrackConfig, factory=_build, actions=ACTIONS,
+                         description="Rx-Universe job-track check-in (POST /api/v2/job_track/stations/{code})")

@@ -1,16 +1,52 @@
 """Vendor simulators: real HTTP servers on 127.0.0.1 that follow the vendor documents.
 
 Tests, `kiosk demo` and `kiosk simulate VENDOR` use them. ``run_simulator`` is the body of
-the `kiosk simulate` command.
+the `kiosk simulate` command; ``SIMULATED_VENDORS`` names the vendors it knows.
 """
 
 from __future__ import annotations
 
 import errno
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-SIMULATED_VENDORS = ("jobtrack",)
+if TYPE_CHECKING:
+    from kiosk.simulators.server import SimApp
+
+
+def _jobtrack(data: Path | None) -> SimApp:
+    from kiosk.simulators.jobtrack import JobTrackSim, demo_data, load_sim_data
+
+    return JobTrackSim(load_sim_data(data) if data is not None else demo_data())
+
+
+def _movilitas(data: Path | None) -> SimApp:
+    from kiosk.simulators.movilitas import MovilitasSim, load_sim_data
+
+    return MovilitasSim(load_sim_data(data) if data is not None else None)
+
+
+def _scantrust(data: Path | None) -> SimApp:
+    from kiosk.simulators.scantrust import ScantrustSim, load_sim_data
+
+    return ScantrustSim(load_sim_data(data) if data is not None else None)
+
+
+def _loadings(data: Path | None) -> SimApp:
+    from kiosk.simulators.loadings import LoadingsSim, load_sim_data
+
+    return LoadingsSim(load_sim_data(data) if data is not None else None)
+
+
+_BUILDERS: dict[str, Callable[[Path | None], SimApp]] = {
+    "jobtrack": _jobtrack,
+    "movilitas": _movilitas,
+    "scantrust": _scantrust,
+    "loadings": _loadings,
+}
+SIMULATED_VENDORS = tuple(_BUILDERS)
 
 
 def _fail(message: str) -> int:
@@ -24,20 +60,21 @@ def run_simulator(vendor: str, port: int, data: Path | None = None) -> int:
     Returns 0 after a signal, or 2 with one line on stderr for an unknown vendor, a bad data
     file or a port that cannot be used.
     """
-    if vendor not in SIMULATED_VENDORS:
+    build = _BUILDERS.get(vendor)
+    if build is None:
         return _fail(f"no simulator for vendor {vendor!r} (known: {', '.join(SIMULATED_VENDORS)})")
     if not 0 <= port <= 65535:
         return _fail(f"port {port} is not a TCP port number (0-65535)")
 
-    from kiosk.simulators.jobtrack import JobTrackSim, SimDataError, demo_data, load_sim_data
+    from kiosk.simulators import common, jobtrack
     from kiosk.simulators.server import serve_cli
 
     try:
-        sim_data = load_sim_data(data) if data is not None else demo_data()
-    except SimDataError as exc:
+        app = build(data)
+    except (jobtrack.SimDataError, common.SimDataError) as exc:
         return _fail(str(exc))
     try:
-        return serve_cli(JobTrackSim(sim_data), port)
+        return serve_cli(app, port)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             return _fail(f"port {port} is already in use")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, Mapping, Union
 
+from kiosk.connectors.base import Request
 from kiosk.station.classify import Kind
 
 
@@ -12,8 +13,8 @@ from kiosk.station.classify import Kind
 class Reply:
     """Answer a scan now, without the vendor.
 
-    ``outcome`` is the headless outcome word: operator, logout, lead, profile, ignored,
-    duplicate, rejected, ack.
+    ``outcome`` is a ``kiosk.outcomes.Outcome`` word: operator, logout, lead, profile,
+    ignored, duplicate, hold, denied, ack.
     """
 
     scan: "Any"  # kiosk.station.state.Scan (the scan answered), or None for timer events
@@ -25,7 +26,8 @@ class Reply:
 
 @dataclass(frozen=True)
 class Send:
-    """Check ``identifier`` in at ``station`` through ``backend``; ``held`` when a badge released it."""
+    """Do the profile's ``action`` for ``identifier`` at ``station`` through ``backend``;
+    ``held`` when an operator badge released it."""
 
     scan: "Any"
     station: str
@@ -34,6 +36,15 @@ class Send:
     operator: str | None
     profile: str
     held: bool = False
+    action: str = "checkin"
+    command: str | None = None
+    argument: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def request(self) -> Request:
+        return Request(action=self.action, station=self.station, identifier=self.identifier,
+                       operator=self.operator, profile=self.profile, command=self.command,
+                       argument=self.argument, params=self.params)
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,16 @@ sleeps, reads a clock or does I/O. The invariants (checked by property tests):
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from devices.events import ScanEvent
 from kiosk.config import Config, ProfileConfig
+from kiosk.connectors.base import ActionSpec
+from kiosk.outcomes import Outcome
 from kiosk.station.actions import Action, Audit, Expire, Reply, Send
 from kiosk.station.classify import Classified, Kind, classify
 from kiosk.station.pin import verify_pin
@@ -59,9 +63,22 @@ def _ago(seconds: float) -> str:
     return f"{max(1, round(seconds))} s ago"
 
 
+def lead_label(badge: str) -> str:
+    """How a lead badge is recorded and shown: never its value, a short tag of its hash."""
+    tag = hashlib.sha256(badge.encode("utf-8", "surrogatepass")).hexdigest()[-4:].upper()
+    return f"lead (badge …{tag})"
+
+
+def _plain_action(profile: ProfileConfig) -> ActionSpec:
+    return ActionSpec(profile.action)
+
+
 class Station:
-    def __init__(self, config: Config, profile: str | None = None) -> None:
+    def __init__(self, config: Config, profile: str | None = None, *,
+                 action_of: Callable[[ProfileConfig], ActionSpec] = _plain_action) -> None:
+        """``action_of`` tells what a profile's action is (the connector declares it)."""
         self.config = config
+        self._action_of = action_of
         self.profile: ProfileConfig = config.profile(profile or config.kiosk.profile)
         self.operator: OperatorSession | None = None
         self.lead_who: str | None = None
@@ -96,8 +113,12 @@ class Station:
         """Decide what ``scan`` means; the first Reply/Send in the result answers it."""
         actions: list[Action] = self.tick(now)
         c = self.classify(scan.text)
+        if not scan.text.strip():
+            actions.append(Reply(scan, Kind.UNKNOWN, Outcome.IGNORED, "Empty scan",
+                                 ("The scan held only spaces or line ends: scan again.",)))
+            return actions
         if scan.source == "manual" and not self.profile.allow_manual:
-            actions.append(Reply(scan, c.kind, "rejected", "Manual entry not allowed",
+            actions.append(Reply(scan, c.kind, Outcome.DENIED, "Manual entry not allowed",
                                  ("Scan the barcode with the scanner.",)))
             return actions
         if c.kind is Kind.OPERATOR:
@@ -109,7 +130,7 @@ class Station:
         elif c.kind is Kind.JOB:
             actions += self._job(scan, now)
         else:
-            actions.append(Reply(scan, c.kind, "ignored", "Not a tray or order barcode",
+            actions.append(Reply(scan, c.kind, Outcome.IGNORED, "Not a tray or order barcode",
                                  ("This barcode is not a tray, order or PO number for this station.",)))
         return actions
 
@@ -126,7 +147,7 @@ class Station:
         if self.operator and now - self.operator.last_active >= self.profile.operator_idle_logout_s:
             code = self.operator.code
             self.operator = None
-            actions.append(Reply(None, None, "logout", "Logged out",
+            actions.append(Reply(None, None, Outcome.LOGOUT, "Logged out",
                                  (f"Operator {code} was idle and has been logged out.",)))
             actions.append(Audit("logout", code, self.profile.name, {"reason": "idle"}))
         if self._lead_active_at is not None and not self.lead_active(now):
@@ -148,7 +169,7 @@ class Station:
         if previous and previous != scan.text:
             actions.append(Audit("logout", previous, self.profile.name, {"reason": "switched"}))
         title = "Operator switched" if previous and previous != scan.text else "Operator logged in"
-        actions.append(Reply(scan, c.kind, "operator", title, (f"Operator {scan.text}",)))
+        actions.append(Reply(scan, c.kind, Outcome.OPERATOR, title, (f"Operator {scan.text}",)))
         actions.append(Audit("login", scan.text, self.profile.name))
         held, self._held = self._held, []
         for h in held:
@@ -159,8 +180,8 @@ class Station:
         code = self.operator_code
         self.operator = None
         if code is None:
-            return [Reply(scan, Kind.COMMAND, "logout", "No operator logged in", ())]
-        return [Reply(scan, Kind.COMMAND, "logout", "Logged out", (f"Operator {code} logged out.",)),
+            return [Reply(scan, Kind.COMMAND, Outcome.LOGOUT, "No operator logged in", ())]
+        return [Reply(scan, Kind.COMMAND, Outcome.LOGOUT, "Logged out", (f"Operator {code} logged out.",)),
                 Audit("logout", code, self.profile.name, {"reason": reason})]
 
     # --- jobs ----------------------------------------------------------------------
@@ -171,24 +192,31 @@ class Station:
         key = (self.profile.station, scan.text)
         last = self._sent_at.get(key)
         if last is not None and now - last < self.profile.duplicate_window_s:
-            return [Reply(scan, Kind.JOB, "duplicate", f"Already checked in {_ago(now - last)}",
+            return [Reply(scan, Kind.JOB, Outcome.DUPLICATE, f"Already checked in {_ago(now - last)}",
                           (f"{scan.text} at {self.profile.station}: not sent again.",))]
         if self.profile.requires_operator and not self.operator:
             self._held.append(_Held(scan, now, self.profile.name))
-            return [Reply(scan, Kind.JOB, "rejected", "Operator required",
+            return [Reply(scan, Kind.JOB, Outcome.HOLD, "Operator required",
                           ("Scan your operator badge first",))]
         return [self._send(scan, now)]
 
-    def _send(self, scan: Scan, now: float, held: bool = False) -> Send:
-        return Send(scan, self.profile.station, self.profile.backend, scan.text,
-                    self.operator_code, self.profile.name, held=held)
+    def _send(self, scan: Scan, now: float, held: bool = False, command: str | None = None,
+              argument: str | None = None) -> Send:
+        p = self.profile
+        return Send(scan, p.station, p.backend, scan.text, self.operator_code, p.name, held=held,
+                    action=p.action, command=command, argument=argument, params=p.params)
+
+    def action_commands(self) -> frozenset[str]:
+        """The command words the active profile's action takes (e.g. ACTIVATE, SUBMIT)."""
+        return self._action_of(self.profile).commands
 
     # --- lead and commands ---------------------------------------------------------
 
     def _lead_badge(self, scan: Scan, c: Classified, now: float) -> list[Action]:
-        self._grant_lead(scan.text, now)
-        return [Reply(scan, c.kind, "lead", "Lead mode", ("Lead functions unlocked.",)),
-                Audit("lead_login", scan.text, self.profile.name, {"method": "badge"})]
+        who = lead_label(scan.text)
+        self._grant_lead(who, now)
+        return [Reply(scan, c.kind, Outcome.LEAD, "Lead mode", ("Lead functions unlocked.",)),
+                Audit("lead_login", who, self.profile.name, {"method": "badge"})]
 
     def lead_pin(self, pin: str, now: float, pin_hash: str | None) -> list[Action]:
         """Try a PIN typed on the lead screen; ``pin_hash`` comes from config or environment."""
@@ -198,9 +226,9 @@ class Station:
         """The outcome of a PIN already checked (the slow hash can run off the event loop)."""
         if pin_ok:
             self._grant_lead("PIN", now)
-            return [Reply(None, Kind.LEAD, "lead", "Lead mode", ("Lead functions unlocked.",)),
+            return [Reply(None, Kind.LEAD, Outcome.LEAD, "Lead mode", ("Lead functions unlocked.",)),
                     Audit("lead_login", "PIN", self.profile.name, {"method": "pin"})]
-        return [Reply(None, Kind.LEAD, "rejected", "Wrong PIN", ("Lead functions stay locked.",)),
+        return [Reply(None, Kind.LEAD, Outcome.DENIED, "Wrong PIN", ("Lead functions stay locked.",)),
                 Audit("lead_denied", None, self.profile.name, {"method": "pin"})]
 
     def _grant_lead(self, who: str, now: float) -> None:
@@ -210,7 +238,7 @@ class Station:
     def lead_action(self, action: str, now: float, **detail: object) -> list[Action]:
         """Check lead authority for ``action``; refresh it and audit when granted."""
         if not self.lead_active(now):
-            return [Reply(None, Kind.LEAD, "rejected", "Lead authority needed",
+            return [Reply(None, Kind.LEAD, Outcome.DENIED, "Lead authority needed",
                           ("Scan a lead badge or enter the lead PIN first.",))]
         self._lead_active_at = now
         return [Audit(action, self.lead_who, self.profile.name, dict(detail))]
@@ -223,13 +251,14 @@ class Station:
 
     def switch_profile(self, name: str, now: float, scan: Scan | None = None) -> list[Action]:
         if not self.lead_active(now):
-            return [Reply(scan, Kind.COMMAND, "rejected", "Lead authority needed",
+            return [Reply(scan, Kind.COMMAND, Outcome.DENIED, "Lead authority needed",
                           ("Only a lead can switch the station profile.",))]
         try:
             new = self.config.profile(name)
         except KeyError:
             names = ", ".join(p.name for p in self.config.profiles)
-            return [Reply(scan, Kind.COMMAND, "rejected", "Unknown profile", (f"{name!r} is not one of: {names}",))]
+            return [Reply(scan, Kind.COMMAND, Outcome.IGNORED, "Unknown profile",
+                          (f"{name!r} is not one of: {names}",))]
         old = self.profile
         actions: list[Action] = []
         if self.operator:
@@ -240,17 +269,21 @@ class Station:
         self._held = []
         self.profile = new
         self._lead_active_at = now
-        actions.insert(0, Reply(scan, Kind.COMMAND, "profile", f"Profile {new.name}",
+        actions.insert(0, Reply(scan, Kind.COMMAND, Outcome.PROFILE, f"Profile {new.name}",
                                 (f"Station {new.station} via {new.backend}",)))
         actions.append(Audit("profile_switch", self.lead_who, new.name, {"from": old.name, "to": new.name}))
         return actions
 
     def _command(self, scan: Scan, c: Classified, now: float) -> list[Action]:
         if c.command == "ACK":
-            return [Reply(scan, c.kind, "ack", "Acknowledged", ())]
+            return [Reply(scan, c.kind, Outcome.ACK, "Acknowledged", ())]
         if c.command == "LOGOUT":
             return self.logout(scan, now)
         if c.command == "PROFILE":
             return self.switch_profile(c.argument or "", now, scan)
-        return [Reply(scan, c.kind, "ignored", "Unknown command",
+        if c.command in self.action_commands():
+            if self.operator:
+                self.operator.last_active = now
+            return [self._send(scan, now, command=c.command, argument=c.argument)]
+        return [Reply(scan, c.kind, Outcome.IGNORED, "Unknown command",
                       (f"{scan.text} is not a command this station knows.",))]

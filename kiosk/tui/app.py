@@ -25,14 +25,15 @@ from textual.app import App
 from textual.binding import Binding
 from textual.widgets import Static
 
-from devices.events import DeviceEvent, Scanner, ScanEvent
+from devices.events import DeviceEvent, Scanner
 from kiosk.config import Config
 from kiosk.feedback import Feedback
-from kiosk.journal import JournalError
+from kiosk.inbox import ScanInbox
+from kiosk.outcomes import Outcome, headline, style
 from kiosk.results import ScanResult
 from kiosk.runtime import Runtime, StartupError, build_runtime
 from kiosk.scanners import build_scanners
-from kiosk.service import JournalDown, iso_now
+from kiosk.service import JournalDown
 from kiosk.station.state import Scan
 from kiosk.tui.keyboard import KeyboardScans
 from kiosk.tui.screens import (AttentionScreen, ConfigScreen, DiagnosticsScreen, JournalDownScreen, LeadMenuScreen,
@@ -41,7 +42,6 @@ from kiosk.tui.widgets import HealthLine, ResultPanel, ScanHistory, SessionCount
 
 log = logging.getLogger(__name__)
 
-INFO_OUTCOMES = frozenset({"operator", "logout", "lead", "profile", "ack", "ignored"})
 TICK_S = 1.0
 RESULTS_KEPT = 1000
 
@@ -77,14 +77,10 @@ class KioskApp(App[int], inherit_bindings=False):
         """The latest results shown this session, oldest first."""
         self.refused: list[Scan] = []
         """Scans not taken because the journal was down."""
-        self._pending: deque[Scan] = deque()
-        self._wake = asyncio.Event()
-        self._clear = asyncio.Event()
-        self._clear.set()
+        self.inbox = ScanInbox(self.service, on_event=self._device_event, on_refused=self._refused,
+                               intercept=self._intercept_ack)
         self._attention: deque[tuple[ScanResult, str]] = deque()
-        self._processing: Scan | None = None
         self._job_shown = False
-        self._latency: dict[str, float] = {}
         self._journal_screen: JournalDownScreen | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread_id = threading.get_ident()
@@ -99,16 +95,16 @@ class KioskApp(App[int], inherit_bindings=False):
     async def on_mount(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._thread_id = threading.get_ident()
+        self.inbox.attach()
         self.service.subscribe(self._on_result)
         try:
             await self.runtime.start()
-            self._pending.extend(self.service.recover_received())
-            self._wake.set()
+            self.inbox.recover()
         except JournalDown as exc:
             self._journal_down(str(exc))
-        self.run_worker(self._process_scans(), name="scans", group="scans")
+        self.run_worker(self.inbox.run(), name="scans", group="scans")
         for scanner in self.scanners:
-            scanner.start(self.submit_event)
+            scanner.start(self.inbox.emit)
         self.set_interval(TICK_S, self.tick)
         self.call_after_refresh(self.refresh_status)
 
@@ -126,76 +122,29 @@ class KioskApp(App[int], inherit_bindings=False):
     # --- scans in -------------------------------------------------------------------
 
     def submit_scan(self, scan: Scan) -> None:
-        """Take a scan (call on the app's thread; device threads use ``submit_scan_threadsafe``)."""
-        if self.service.journal_error or self._journal_screen is not None:
-            self._refuse(scan)
-            return
-        if self._attention and self._is_ack(scan.text):
-            self.acknowledge()
-            return
-        try:
-            self.service.receive(scan)  # on disk before it is shown as held or waits its turn
-        except (JournalDown, JournalError) as exc:
-            self._journal_down(str(exc))
-            self._refuse(scan)
-            return
-        self._pending.append(scan)
-        self._wake.set()
+        """Take a scan (call on the app's thread; device threads use ``submit_event``)."""
+        if not self.inbox.processing and not self.inbox.pending:
+            self._job_shown = False
+        self.inbox.arrive(scan)
         self._show_held()
 
     def submit_event(self, event: DeviceEvent) -> None:
-        """A scanner's ``Emit`` callback (any thread): scans are taken, other events refresh the status."""
-        if isinstance(event, ScanEvent):
-            self.submit_scan_threadsafe(Scan.from_event(event))
-        elif self._loop is not None and threading.get_ident() != self._thread_id:
-            self._loop.call_soon_threadsafe(self.refresh_status)
-        else:
-            self.refresh_status()
+        """A scanner's ``Emit`` callback (any thread)."""
+        self.inbox.emit(event)
 
-    def submit_scan_threadsafe(self, scan: Scan) -> None:
-        """Hand a scan over from another thread (a scanner's reader thread); never blocks."""
-        if self._loop is None or threading.get_ident() == self._thread_id:
-            self.submit_scan(scan)
-        else:
-            self._loop.call_soon_threadsafe(self.submit_scan, scan)
+    def _intercept_ack(self, scan: Scan) -> bool:
+        """Under an error screen the acknowledge barcode closes it and is not a scan."""
+        if self._attention and self._is_ack(scan.text):
+            self.acknowledge()
+            return True
+        return False
+
+    def _device_event(self, event: DeviceEvent) -> None:
+        self.refresh_status()
 
     def _is_ack(self, text: str) -> bool:
         c = self.service.station.classify(text)
         return c.kind == "command" and c.command == "ACK"
-
-    async def _process_scans(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._pending:
-                await self._clear.wait()
-                scan = self._pending.popleft()
-                self._show_held()
-                if self.service.journal_error:
-                    self._journal_down(self.service.journal_error)
-                    self._refuse(scan)
-                    continue
-                self._processing, self._job_shown = scan, False
-                try:
-                    await self.service.process(scan)
-                except (JournalDown, JournalError) as exc:
-                    self._journal_down(str(exc))
-                    self._refuse(scan)
-                except Exception as exc:  # a bug below must not take the kiosk down: show it, go on
-                    log.exception("processing scan %r failed", scan.text)
-                    self._on_result(self._internal_error(scan, exc))
-                finally:
-                    self._processing = None
-                self.refresh_status()
-
-    def _internal_error(self, scan: Scan, exc: Exception) -> ScanResult:
-        profile = self.service.profile
-        return ScanResult(id=None, ts=iso_now(), scan=scan.text, scanner=scan.scanner, profile=profile.name,
-                          station=profile.station, operator=self.service.station.operator_code, outcome="error",
-                          title="Kiosk internal error",
-                          details=(f"{type(exc).__name__}: {exc}",
-                                   "This scan may not have been saved or sent. Call a technician."),
-                          source=scan.source)
 
     def on_key(self, event: events.Key) -> None:
         if self.focused is not None or not getattr(self.screen, "ACCEPTS_SCANS", False):
@@ -226,7 +175,6 @@ class KioskApp(App[int], inherit_bindings=False):
             self._loop.call_soon_threadsafe(self._on_result, result)
             return
         self.results.append(result)
-        self._note_latency(result)
         try:
             self.query_one(ScanHistory).add_result(result)
         except Exception:  # the main screen is not mounted yet (results at start-up)
@@ -235,44 +183,34 @@ class KioskApp(App[int], inherit_bindings=False):
         self.refresh_status()
 
     def _present(self, result: ScanResult) -> None:
-        outcome = result.outcome
-        background = result.replay and self._processing is None
-        if outcome == "parked" or (outcome == "rejected" and result.http_status is not None):
-            self._show_under_attention(result, "-rejected", "NOT CHECKED IN", background)
-        elif outcome == "error":
-            self._show_under_attention(result, "-error", "NOT SENT", background)
+        """Show a result as the outcome table says: panel, full-screen error, or a note."""
+        look = style(result.outcome)
+        background = result.replay and self.inbox.processing is None
+        big = headline(result.outcome, title=result.title, verb=result.verb)
+        if look.full_screen and look.must_ack:
+            self._show_under_attention(result, look.css, big, background)
         elif background:
-            if outcome == "ok":
-                note = Text("Sent later and checked in: ")
+            if result.outcome == Outcome.OK:
+                note = Text("Sent later and done: ")
                 note.append_text(plain(result.scan, "bold"))
                 self.notify(str(note), title="Saved scan sent", markup=False)
-        elif outcome == "ok":
-            self._job_shown = True
-            self._panel("-ok", f"OK {result.order_number or result.scan}", result_facts(result))
-        elif outcome == "queued":
-            self._job_shown = True
-            facts = Text(f"Saved. Will be sent when the connection is back. {result.waiting} waiting\n",
-                         style="bold")
-            facts.append_text(result_facts(result))
-            self._panel("-queued", "SAVED - WILL BE SENT", facts)
-        elif outcome == "duplicate":
-            self._job_shown = True
-            self._panel("-duplicate", result.title, result_facts(result))
-        elif outcome == "rejected" and result.title == "Operator required":
-            self._job_shown = True
-            self._panel("-prompt", "SCAN YOUR OPERATOR BADGE FIRST", result_facts(result))
-        elif outcome == "rejected":
-            self._panel("-notice", result.title, result_facts(result))
-        elif outcome in INFO_OUTCOMES:
+        elif look.info:
             if not self._job_shown:
-                self._panel("-info", result.title, result_facts(result))
-            if outcome == "lead" and result.scan:
+                self._panel(look.css, big, result_facts(result))
+            if result.outcome == Outcome.LEAD and result.scan:
                 self._open_lead_menu()
         else:
-            self._panel("-info", result.title, result_facts(result))
+            self._job_shown = True
+            facts = result_facts(result)
+            if result.outcome == Outcome.QUEUED:
+                facts = Text(f"Saved. Will be sent when the connection is back. {result.waiting} waiting\n",
+                             style="bold") + result_facts(result, skip_details=1)
+            if result.outcome == Outcome.OK:
+                big = f"OK {result.order_number or result.scan}"
+            self._panel(look.css, big, facts)
         self._play(result)
 
-    def _show_under_attention(self, result: ScanResult, style: str, headline: str, background: bool) -> None:
+    def _show_under_attention(self, result: ScanResult, css: str, big: str, background: bool) -> None:
         """Raise the full-screen error; a live scan's panel shows it too, so after the
         acknowledgement the panel never still shows an earlier, greener result."""
         if not background:
@@ -280,42 +218,31 @@ class KioskApp(App[int], inherit_bindings=False):
             facts = plain(result.title, "bold")
             facts.append("\n")
             facts.append_text(result_facts(result))
-            self._panel(style, f"{headline} {result.scan}", facts)
-        self._raise_attention(result, style)
+            self._panel(css, f"{big} {result.scan}", facts)
+        self._raise_attention(result, css)
 
-    def _panel(self, style: str, headline: str, facts: Text) -> None:
+    def _panel(self, css: str, big: str, facts: Text) -> None:
         try:
-            self.query_one(ResultPanel).show(style, headline, facts)
+            self.query_one(ResultPanel).show(css, big, facts)
         except Exception:
             pass
 
     def _play(self, result: ScanResult) -> None:
-        profile = self.service.profile
-        done = self.feedback.play(result.outcome, profile)
-        attention = result.outcome in ("parked", "error") or (
-            result.outcome == "rejected" and result.http_status is not None)
-        if attention and done == "command" and self.config.kiosk.bell:
+        done = self.feedback.play(result.outcome, self.service.profile)
+        if style(result.outcome).must_ack and done == "command" and self.config.kiosk.bell:
             self.bell()
 
-    def _note_latency(self, result: ScanResult) -> None:
-        if result.latency_ms is None or result.kind != "job":
-            return
-        try:
-            backend = self.config.profile(result.profile).backend
-        except KeyError:
-            return
-        self._latency[backend] = result.latency_ms
-
     def last_latency(self, backend: str) -> float | None:
-        return self._latency.get(backend)
+        lane = self.service.lanes.get(backend)
+        return lane.last_latency_ms if lane else None
 
     # --- attention screens ----------------------------------------------------------
 
-    def _raise_attention(self, result: ScanResult, style: str) -> None:
-        self._attention.append((result, style))
-        self._clear.clear()
+    def _raise_attention(self, result: ScanResult, css: str) -> None:
+        self._attention.append((result, css))
+        self.inbox.pause()
         if len(self._attention) == 1:
-            self.push_screen(AttentionScreen(result, style))
+            self.push_screen(AttentionScreen(result, css))
             self._show_held()
 
     def acknowledge(self) -> None:
@@ -326,11 +253,11 @@ class KioskApp(App[int], inherit_bindings=False):
         if isinstance(self.screen, AttentionScreen):
             self.pop_screen()
         if self._attention:
-            result, style = self._attention[0]
-            self.push_screen(AttentionScreen(result, style))
+            result, css = self._attention[0]
+            self.push_screen(AttentionScreen(result, css))
             self._show_held()
         else:
-            self._clear.set()
+            self.inbox.resume()
 
     @property
     def attention(self) -> AttentionScreen | None:
@@ -339,11 +266,17 @@ class KioskApp(App[int], inherit_bindings=False):
     def _show_held(self) -> None:
         screen = self.attention
         if screen is not None and screen.is_mounted:
-            screen.set_held(len(self._pending))
+            screen.set_held(self.inbox.pending)
         elif screen is not None:
             self.call_after_refresh(self._show_held)
 
     # --- journal down ---------------------------------------------------------------
+
+    def _refused(self, scan: Scan | None, reason: str) -> None:
+        if scan is None:
+            self._journal_down(reason)
+        else:
+            self._refuse(scan)
 
     def _journal_down(self, reason: str) -> None:
         if self._journal_screen is None:
@@ -351,8 +284,6 @@ class KioskApp(App[int], inherit_bindings=False):
             self.push_screen(self._journal_screen)
             if self.config.kiosk.bell:
                 self.bell()
-        while self._pending:
-            self._refuse(self._pending.popleft())
 
     def _refuse(self, scan: Scan) -> None:
         self.refused.append(scan)
@@ -407,8 +338,7 @@ class KioskApp(App[int], inherit_bindings=False):
                                              self.safe_count(service.parked_count))
         scanners = [("keyboard", "ready")] + [(name, str(getattr(s, "state", "?")))
                                              for name, s in self.scanner_stats.items()]
-        backends = [(name, getattr(sender, "failures", 0), getattr(sender, "last_error", ""))
-                    for name, sender in service.senders.items()]
+        backends = [(name, lane.failures, lane.last_error) for name, lane in service.lanes.items()]
         main.query_one(HealthLine).show(scanners, backends)
 
     def _station_desc(self) -> str:

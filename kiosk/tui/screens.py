@@ -324,12 +324,11 @@ class DiagnosticsScreen(LeadScreen):
         for column in ("Backend", "Vendor", "URL", "Last latency", "Failures", "Last error", "Waiting"):
             backends.add_column(column)
         for name, backend in service.config.backends.items():
-            sender = service.senders.get(name)
-            latency = app.last_latency(name)
-            backends.add_row(plain(name), plain(backend.vendor), plain(backend.base_url),
+            lane = service.lanes[name]
+            latency = lane.last_latency_ms
+            backends.add_row(plain(name), plain(backend.vendor), plain(backend.display_url),
                              "-" if latency is None else f"{latency:.0f} ms",
-                             str(getattr(sender, "failures", 0)), plain(getattr(sender, "last_error", "")),
-                             str(app.safe_count(lambda: service.waiting(name))))
+                             str(lane.failures), plain(lane.last_error), str(lane.waiting))
         summary = Text(f"Outbox waiting: {app.safe_count(service.waiting)}    "
                        f"Parked: {app.safe_count(service.parked_count)}    "
                        f"Journal: ", style="bold")

@@ -18,14 +18,10 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from devices.text import visible, visible_bytes
+from kiosk.outcomes import STYLES, counter_totals, style
 from kiosk.results import ScanResult
 from kiosk.tui.bigtext import BigText
 
-MARKS = {
-    "ok": "✓", "rejected": "✗", "parked": "✗", "error": "⚠", "journal": "⚠", "queued": "⟳",
-    "duplicate": "=", "operator": "●", "logout": "○", "lead": "★", "profile": "⇄", "ack": "✓",
-    "ignored": "–",
-}
 HISTORY_ROWS = 50
 
 
@@ -106,15 +102,15 @@ class ResultPanel(Vertical):
         self.query_one("#result-facts", Static).update(facts)
 
 
-def result_facts(result: ScanResult, station_desc: str = "") -> Text:
-    """The lines under a headline: order, tray, PO, station, time, then the details."""
+def result_facts(result: ScanResult, station_desc: str = "", *, skip_details: int = 0) -> Text:
+    """The lines under a headline: the vendor's labelled fields, station, time, what was
+    scanned, then the details (without the first ``skip_details`` lines)."""
     text = Text()
-    pairs = [("Order", result.order_number), ("Tray", result.tray_number), ("PO", result.po_number)]
-    for label, value in pairs:
-        if value:
-            text.append(f"{label} ", style="dim")
-            text.append_text(plain(value, "bold"))
-            text.append("    ")
+    shown = [f for f in result.fields if f.key not in ("station", "station_desc", "status_time")]
+    for f in shown:
+        text.append(f"{f.label} ", style="dim")
+        text.append_text(plain(f.value, "bold"))
+        text.append("    ")
     if result.outcome == "ok":
         text.append("Station ", style="dim")
         text.append_text(plain(result.station, "bold"))
@@ -127,7 +123,7 @@ def result_facts(result: ScanResult, station_desc: str = "") -> Text:
     if result.scan:
         text.append("\nScanned ", style="dim")
         text.append_text(plain(result.scan, "bold"))
-    for line in result.details:
+    for line in result.details[skip_details:]:
         text.append("\n")
         text.append_text(plain(line))
     return text
@@ -178,7 +174,8 @@ class ScanHistory(Static):
         lines = [self._line([Text(h, style="bold") for h in self.HEADER], Text(""), message_width)]
         for r in list(self.results)[:rows]:
             order = " / ".join(v for v in (r.order_number, r.tray_number) if v)
-            mark = Text(MARKS.get(r.outcome, "?"), style=f"bold {_MARK_STYLE.get(r.outcome, '')}")
+            look = style(r.outcome)
+            mark = Text(look.mark, style=f"bold {look.rich}")
             lines.append(self._line([plain(local_time(r.ts)), plain(r.scan, "bold"), plain(order),
                                      history_message(r)], mark, message_width))
         self.update(Text("\n").join(lines))
@@ -194,8 +191,6 @@ class ScanHistory(Static):
         return line
 
 
-_MARK_STYLE = {"ok": "green", "rejected": "red", "parked": "red", "error": "magenta", "queued": "yellow",
-               "duplicate": "cyan"}
 
 
 class SessionCounters(Static):
@@ -203,11 +198,12 @@ class SessionCounters(Static):
 
     def show(self, counts: Mapping[str, int], waiting: int, parked: int) -> None:
         text = Text()
-        for label, key, style in (("ok", "ok", "bold green"), ("rejected", "rejected", "bold red"),
-                                  ("queued", "queued", "bold yellow"), ("errors", "error", "bold magenta"),
-                                  ("duplicates", "duplicate", "bold cyan")):
+        colours = {look.counter: look.rich for look in STYLES.values() if look.counter}
+        for label, n in counter_totals(dict(counts)).items():
+            if label == "unreadable" and not n:
+                continue
             text.append(f"{label} ")
-            text.append(str(counts.get(key, 0)), style=style)
+            text.append(str(n), style=f"bold {colours[label]}")
             text.append("   ")
         text.append(f"{waiting} waiting to send", style="bold yellow" if waiting else "")
         text.append("   ")
