@@ -3,7 +3,9 @@
 The server (below) speaks raw HTTP/1.1 on loopback from its own thread and can break every
 rule: drip the headers, the body or chunked data one byte at a time, flood ``102
 Processing``, send a gzip bomb or a 50 MB field, or answer 2xx with a body nobody can read.
-Each case goes through ``exchange()``, the one bounded request every connector makes.
+Each case goes through ``exchange()``, the one bounded request every connector makes, then
+through the job-track connector (a 2xx it cannot read is "unknown whether checked in", never
+a refusal), and the drip case through the headless CLI with SIGTERM.
 
 No timing assertions: a drip case proves the deadline by the error it gets (the server
 never stops dripping, and each byte comes far inside any per-read timeout). ``HANG_GUARD_S``
@@ -24,6 +26,16 @@ from typing import Self
 import httpx
 import pytest
 
+from kiosk.connectors import make_connector
+from kiosk.connectors.base import (
+    Accepted,
+    Answer,
+    BadAnswer,
+    Connector,
+    Rejected,
+    Request,
+    Unreachable,
+)
 from kiosk.connectors.http import (
     MAX_ANSWER_BYTES,
     AnswerTooLarge,
@@ -37,6 +49,7 @@ from kiosk.connectors.http import (
     exchange,
     read_json,
 )
+from kiosk.connectors.jobtrack import JobTrackConfig
 
 HANG_GUARD_S = 60.0
 DEADLINE_S = 0.5
@@ -422,3 +435,94 @@ def test_a_field_is_capped_with_an_ellipsis() -> None:
     assert cap_field("x" * 200) == "x" * 200
     assert cap_field("x" * 201) == "x" * 199 + "…"
     assert len(cap_field("7" * HUGE_FIELD)) == 200
+
+
+# --- the same answers through the job-track connector --------------------------------------------
+
+
+def jobtrack(url: str, timeout_s: float = DEADLINE_S) -> Connector:
+    return make_connector("jt", JobTrackConfig(vendor="jobtrack", base_url=url, timeout_s=timeout_s))
+
+
+async def check_in(url: str, timeout_s: float = DEADLINE_S) -> Answer:
+    connector = jobtrack(url, timeout_s)
+    try:
+        return await asyncio.wait_for(connector.perform(Request("checkin", "LP", "72544")), HANG_GUARD_S)
+    finally:
+        await connector.aclose()
+
+
+@pytest.mark.parametrize("behaviour", [drip_headers, drip_body, drip_chunked, processing_flood, silent],
+                         ids=lambda b: b.__name__)
+async def test_connector_a_vendor_that_never_finishes_is_unknown_after_timeout_s(serve, behaviour) -> None:
+    server = serve(behaviour)
+    answer = await check_in(server.url)
+    assert answer == Unreachable(f"The job-track server at {server.url} did not answer within 0.5 s; "
+                                 "the check-in may or may not have been recorded", sent=True)
+
+
+UNKNOWN_2XX: dict[str, Behaviour] = {
+    **UNREADABLE_2XX,
+    "gzip bomb (chunked)": gzip_bomb(chunked=True),
+    "gzip bomb (declared)": gzip_bomb(chunked=False),
+    "50 MB orderNumber (declared)": huge_field_declared(),
+    "50 MB orderNumber (chunked)": huge_field_chunked,
+}
+
+
+@pytest.mark.parametrize("case", list(UNKNOWN_2XX), ids=str)
+async def test_connector_a_2xx_it_cannot_read_is_unknown_never_a_refusal(serve, case: str) -> None:
+    server = serve(UNKNOWN_2XX[case])
+    answer = await check_in(server.url, timeout_s=HANG_GUARD_S)
+    assert isinstance(answer, BadAnswer), answer
+    assert answer.unknown is True
+    assert 200 <= (answer.http_status or 0) < 300
+    assert answer.message.endswith("the check-in may or may not have been recorded")
+    assert len(answer.excerpt) <= 121 and "\x00" not in answer.message
+
+
+async def test_connector_every_value_shown_or_journaled_is_capped(serve) -> None:
+    record = {"orderNumber": "7" * 900_000, "trayNumber": "T1", "code": "LP", "desc": "\x1b[31m" + "d" * 5000}
+    server = serve(canned(200, json.dumps(record).encode(), {"Content-Type": "application/json"}))
+    answer = await check_in(server.url)
+    assert isinstance(answer, Accepted)
+    values = answer.values()
+    assert values["order_number"] == "7" * 199 + "…"
+    assert len(values["station_desc"]) == 200 and values["tray_number"] == "T1"
+
+
+async def test_connector_a_refusal_with_endless_details_is_capped(serve) -> None:
+    body = json.dumps({"error": "E" * 5000, "details": ["x" * 500] * 1000}).encode()
+    server = serve(canned(404, body, {"Content-Type": "application/json"}))
+    answer = await check_in(server.url)
+    assert isinstance(answer, Rejected)
+    assert len(answer.title) == 200 and len(answer.details) == 11
+    assert all(len(line) <= 200 for line in answer.details) and answer.details[-1] == "… and 990 more"
+
+
+async def test_connector_an_oversized_5xx_is_a_transient_bad_answer(serve) -> None:
+    server = serve(gzip_bomb(chunked=True))
+    # Only the status differs from the bomb above: a 5xx is worth sending again, not unknown.
+    server.behaviour = _with_status(gzip_bomb(chunked=True), 503)
+    answer = await check_in(server.url, timeout_s=HANG_GUARD_S)
+    assert isinstance(answer, BadAnswer)
+    assert (answer.http_status, answer.transient, answer.unknown) == (503, True, False)
+
+
+def _with_status(behaviour: Behaviour, status: int) -> Behaviour:
+    class Rewrite:
+        def __init__(self, writer: asyncio.StreamWriter) -> None:
+            self.writer, self.first = writer, True
+
+        def write(self, data: bytes) -> None:
+            if self.first:
+                data, self.first = data.replace(b"HTTP/1.1 200 OK", f"HTTP/1.1 {status} Busy".encode(), 1), False
+            self.writer.write(data)
+
+        async def drain(self) -> None:
+            await self.writer.drain()
+
+    async def answer(writer: asyncio.StreamWriter) -> None:
+        await behaviour(Rewrite(writer))  # type: ignore[arg-type]
+
+    return answer
