@@ -78,10 +78,12 @@ class StationService:
         """The scan ``process`` is handling, once its row is written."""
         self.lanes = {name: Lane(name, connectors[name], per_minute=b.max_requests_per_minute,
                                  timeout_s=b.timeout_s, clock=clock,
-                                 retry_after_max_s=getattr(b, "retry_after_max_s", 900.0))
+                                 retry_after_max_s=b.retry_after_max_s)
                       for name, b in config.backends.items()}
+        self._stopping = False
+        """Set when the kiosk stops (or a request was cancelled for it): senders send nothing new."""
         self.senders = {name: Sender(lane, head=self._head, deliver=self.replay, wall=wall,
-                                     halted=lambda: self.journal_error is not None)
+                                     halted=lambda: self.journal_error is not None or self._stopping)
                         for name, lane in self.lanes.items()}
 
     @property
@@ -105,17 +107,40 @@ class StationService:
         for sender in self.senders.values():
             sender.start()
 
-    def _settle_interrupted(self, row: ScanRow) -> None:
+    def _settle_interrupted(self, row: ScanRow) -> bool:
+        """A row whose request the kiosk stopped in flight: unknown whether the vendor has it.
+        Parked for a lead, or queued to be sent again; True when it was queued."""
         profile = self._profile_for(row)
         # A reject profile never queues: its operator was never told, so a lead must decide.
         if self._parks_unknown(profile, row.backend) or profile.offline == "reject":
             self._write(row.id, status="parked", outcome=Outcome.PARKED, title=self._unknown_title(profile),
                         details=("The kiosk stopped while this scan was being sent.",
                                  "Check it in the vendor system, then retry or dismiss."))
-        else:
-            self._write(row.id, status="queued", outcome=Outcome.QUEUED)
+            return False
+        self._write(row.id, status="queued", outcome=Outcome.QUEUED, title=self._unknown_title(profile),
+                    details=("The kiosk stopped while this scan was being sent; it is sent again.",))
+        return True
+
+    def _stopped_in_flight(self, row_id: int, send: Send, *, from_sender: bool) -> None:
+        """The request of ``row_id`` was cancelled (the kiosk is stopping): settle the row as
+        unknown now rather than leave it ``sending`` for the next start to find. Only a
+        stopping kiosk cancels a request, so the senders stop sending too."""
+        self._stopping = True
+        lane = self.lanes[send.backend]
+        try:
+            row = self._read(lambda: self.journal.get(row_id))
+            if row is None:
+                return
+            queued = self._settle_interrupted(row)
+        except JournalDown:
+            return  # it stays "sending": the next start settles it the same way
+        if queued and not from_sender:
+            lane.waiting += 1
+        elif not queued and from_sender:
+            self._leave_outbox(lane, from_sender)
 
     async def stop(self) -> None:
+        self._stopping = True
         for sender in self.senders.values():
             await sender.stop()
         for lane in self.lanes.values():
@@ -373,6 +398,9 @@ class StationService:
         lane.in_flight = True
         try:
             answer = await self._perform(lane, send)
+        except asyncio.CancelledError:
+            self._stopped_in_flight(row_id, send, from_sender=False)
+            raise
         finally:
             lane.in_flight = False
             lane.wake()
@@ -492,7 +520,11 @@ class StationService:
         send = Send(Scan(row.text, row.scanner, row.source, row.raw), row.station, row.backend,
                     row.text, row.operator, row.profile, action=profile.action, params=profile.params)
         self._write(row.id, status="sending", attempts=row.attempts + 1)
-        answer = await self._perform(self.lanes[row.backend], send)
+        try:
+            answer = await self._perform(self.lanes[row.backend], send)
+        except asyncio.CancelledError:
+            self._stopped_in_flight(row.id, send, from_sender=True)
+            raise
         result = self._settle(row.id, send.scan, send, answer, attempts=row.attempts + 1,
                               origin="sender", latency_ms=None)
         if result is not None:

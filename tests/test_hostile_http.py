@@ -16,11 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 import tracemalloc
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Self
 
 import httpx
@@ -50,9 +56,11 @@ from kiosk.connectors.http import (
     read_json,
 )
 from kiosk.connectors.jobtrack import JobTrackConfig
+from kiosk.journal import Journal
 
 HANG_GUARD_S = 60.0
 DEADLINE_S = 0.5
+REPO = Path(__file__).resolve().parent.parent
 
 # --- the hostile server ------------------------------------------------------------------------
 
@@ -526,3 +534,39 @@ def _with_status(behaviour: Behaviour, status: int) -> Behaviour:
         await behaviour(Rewrite(writer))  # type: ignore[arg-type]
 
     return answer
+
+
+# --- the drip case through the headless CLI, ended by SIGTERM -------------------------------------
+
+
+@pytest.mark.parametrize(("on_unknown", "status"), [("resend", "queued"), ("park", "parked")])
+@pytest.mark.parametrize("behaviour", [drip_body, processing_flood], ids=lambda b: b.__name__)
+def test_sigterm_ends_a_kiosk_waiting_on_a_dripping_vendor_and_keeps_the_scan_as_unknown(
+        serve, write_config, tmp_path: Path, behaviour: Behaviour, on_unknown: str, status: str) -> None:
+    server = serve(behaviour)
+    # timeout_s at its maximum: ending this run by waiting for it would take 300 s, not seconds.
+    config = write_config(server.url, backend={"timeout_s": 300}, profile={"on_unknown": on_unknown})
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--headless", "--config", str(config)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(b"72544\n")
+        proc.stdin.flush()
+        while not server.seen.requests:  # the check-in has reached the vendor, which now drips
+            assert proc.poll() is None
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=HANG_GUARD_S)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert b"Traceback" not in err
+    assert out == b""  # no result was shown: the kiosk stopped before the answer came
+    assert len(server.seen.requests) == 1  # and it did not send it again on its way out
+    journal = Journal.open(tmp_path / "journal.sqlite3")
+    try:
+        (row,) = journal.parked() if status == "parked" else journal.outbox()
+    finally:
+        journal.close()
+    assert (row.text, row.status, row.title) == ("72544", status, "Unknown whether checked in")
