@@ -10,22 +10,37 @@ clock, the caller passes ``now`` with each chunk. Frames end at the configured t
 - ``"stx-etx"``: a frame is the bytes between STX and ETX. CR and LF between frames are
   ignored silently; other bytes outside a frame are reported as one ``outside_frame``
   diagnostic (when the next STX arrives, after 256 such bytes, or at idle/flush). An STX
-  inside a frame restarts the frame (the partial one is reported as ``framing``).
+  inside a frame restarts the frame (the partial one is ``incomplete``).
 - ``"none"``: a frame ends after an idle gap (``idle_gap_s``) with no byte.
 
+Line ends are never data. CR and LF that arrive before a frame's first byte are not part of
+the frame, and CR/LF at either end of the text are removed (``raw`` keeps the bytes as they
+came). So a scanner that sends CRLF while ``terminator = "\\r"`` (or ``"\\n"``) gives the
+same scans as with ``"\\r\\n"``, and when the framer sees it (an LF right after a CR
+terminator, or a CR right before an LF terminator) it says so once with a ``crlf_mismatch``
+diagnostic: ``scanner sends CRLF, set terminator = "\\r\\n"``. This holds for every
+terminator mode and so for every scanner kind.
+
 Then a prefix, an AIM identifier (``]C1``) and a suffix are taken off when present, and the
-rest decodes strictly. Problems never raise and never alter a code silently:
+rest decodes strictly. GS (0x1D) and every other byte that is not a terminator or a line
+end at the edge is data and stays in ``text``; a text of only spaces is still a scan (the
+kiosk decides to ignore it).
 
-- a frame longer than ``max_length`` (counted before stripping) → ``too_long`` diagnostic
-  holding its first ``max_length`` bytes; reading resumes at the next terminator;
-- bytes the encoding rejects → ``decode_error`` diagnostic with the whole frame;
-- a bare terminator (an empty frame) is dropped silently; a frame that is empty only after
-  stripping prefix/AIM/suffix → ``empty`` diagnostic;
-- in terminator modes, a partial frame with no byte for ``partial_timeout_s`` is discarded
-  as ``incomplete`` (usually a terminator mismatch: the technician sees the bytes);
-- ``discard()`` (the scanner was unplugged) reports a partial frame as ``incomplete``.
+Every trigger pull that produced bytes gives one event: a ``ScanEvent`` or an
+``UnreadableEvent`` (nothing raises, nothing is altered silently):
 
-GS (0x1D) and every other byte that is not the terminator is data and stays in ``text``.
+- a frame longer than ``max_length`` (counted before stripping) → ``too_long``, holding its
+  first ``max_length`` bytes; reading resumes at the next terminator;
+- bytes the encoding rejects → ``decode_error`` with the whole frame;
+- a frame that is empty only after stripping prefix/AIM/suffix → ``empty``;
+- in terminator modes, a partial frame with no byte for ``partial_timeout_s`` → ``incomplete``
+  (usually a terminator mismatch: the bytes are kept for the technician);
+- ``discard()`` (the scanner was unplugged), a new STX before ETX, or the end of input before
+  ETX → ``incomplete`` with the partial frame.
+
+What is not a trigger pull gives no ``UnreadableEvent``: a bare terminator (an empty frame)
+and line ends between frames are dropped silently; in ``stx-etx`` mode other bytes outside
+a frame are line noise, reported to the technician as one ``outside_frame`` diagnostic.
 """
 
 from __future__ import annotations
@@ -33,7 +48,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from devices.aim import split_aim
-from devices.events import DeviceEvent, DiagnosticEvent, ScanEvent
+from devices.events import (
+    CRLF_HINT,
+    DeviceEvent,
+    DiagnosticEvent,
+    ScanEvent,
+    UnreadableEvent,
+    UnreadableReason,
+)
 from devices.text import visible_bytes
 
 STX = 0x02
@@ -44,6 +66,8 @@ LF = 0x0A
 TERMINATOR_MODES = ("\r", "\n", "\r\n", "\t", "etx", "stx-etx", "none")
 _ENDING_BYTES = {"\r": {CR}, "\n": {LF}, "\r\n": {CR, LF}, "\t": {0x09}, "etx": {ETX}, "stx-etx": {ETX}, "none": set()}
 _OUTSIDE_LIMIT = 256
+_LINE_ENDS = b"\r\n"
+_SHOWN = 64  # characters of a frame quoted in a message
 
 
 @dataclass(frozen=True)
@@ -87,6 +111,8 @@ class Framer:
         self._inside = False  # stx-etx mode: between STX and ETX
         self._outside = bytearray()
         self._t_last: float | None = None
+        self._prev: int | None = None  # the byte taken before this one
+        self._hinted = False  # crlf_mismatch said once
 
     # -- public API -------------------------------------------------------------------
 
@@ -97,7 +123,7 @@ class Framer:
 
     def feed(self, data: bytes, now: float) -> list[DeviceEvent]:
         out: list[DeviceEvent] = []
-        if self._idle_mode and self._has_partial() and now - self._t_last >= self.spec.idle_gap_s:
+        if self._idle_mode and self._has_partial() and self._t_last is not None and now - self._t_last >= self.spec.idle_gap_s:
             out += self._end_frame()
         for byte in data:
             self._take(byte, now, out)
@@ -136,6 +162,8 @@ class Framer:
     # -- byte handling ----------------------------------------------------------------
 
     def _take(self, byte: int, now: float, out: list[DeviceEvent]) -> None:
+        self._check_crlf(byte, out)
+        self._prev = byte
         if self._stx_mode:
             self._take_stx(byte, now, out)
         elif byte in self._ends:
@@ -144,6 +172,13 @@ class Framer:
             pass
         else:
             self._add(byte, now)
+
+    def _check_crlf(self, byte: int, out: list[DeviceEvent]) -> None:
+        """CR then LF while only one of them is the terminator: the scanner sends CRLF."""
+        if self._hinted or byte != LF or self._prev != CR or self.spec.terminator not in ("\r", "\n"):
+            return
+        self._hinted = True
+        out.append(DiagnosticEvent(scanner=self.scanner, kind="crlf_mismatch", message=CRLF_HINT))
 
     def _take_stx(self, byte: int, now: float, out: list[DeviceEvent]) -> None:
         if byte == STX:
@@ -163,6 +198,8 @@ class Framer:
             self._add(byte, now)
 
     def _add(self, byte: int, now: float) -> None:
+        if self._length == 0 and byte in _LINE_ENDS:
+            return  # a line end left over from the previous frame's terminator
         self._length += 1
         if self._length <= self.spec.max_length:
             self._buf.append(byte)
@@ -188,12 +225,13 @@ class Framer:
         raw, times, length = bytes(self._buf), self._times, self._length
         self._reset()
         if length > self.spec.max_length:
-            return [self._diag("too_long", f"frame of {length} bytes discarded (longer than max_length {self.spec.max_length})", raw)]
+            message = f"frame of {length} bytes discarded (longer than max_length {self.spec.max_length})"
+            return [self._unreadable("too_long", message, raw, times)]
         return [self._build(raw, times)]
 
     def _build(self, raw: bytes, times: list[float]) -> DeviceEvent:
         spec = self.spec
-        body = raw
+        body = raw.rstrip(_LINE_ENDS)
         if spec.prefix and body.startswith(spec.prefix):
             body = body[len(spec.prefix):]
         symbology = None
@@ -205,12 +243,14 @@ class Framer:
         try:
             text = body.decode(spec.encoding)
         except UnicodeDecodeError as exc:
-            message = f"byte {head + exc.start} is not valid {spec.encoding}: frame discarded ({visible_bytes(raw)})"
-            return self._diag("decode_error", message, raw)
+            message = f"byte {head + exc.start} is not valid {spec.encoding}: frame discarded ({visible_bytes(raw, _SHOWN)})"
+            return self._unreadable("decode_error", message, raw, times)
         except LookupError:
-            return self._diag("decode_error", f"unknown encoding {spec.encoding!r}: frame discarded", raw)
+            return self._unreadable("decode_error", f"unknown encoding {spec.encoding!r}: frame discarded", raw, times)
+        text = text.strip("\r\n")
         if not text:
-            return self._diag("empty", f"frame has no data after prefix/identifier/suffix ({visible_bytes(raw)})", raw)
+            message = f"frame has no data after prefix/identifier/suffix ({visible_bytes(raw, _SHOWN)})"
+            return self._unreadable("empty", message, raw, times)
         return ScanEvent(
             text=text,
             raw=raw,
@@ -222,19 +262,27 @@ class Framer:
         )
 
     def _drop_partial(self, reason: str) -> list[DeviceEvent]:
-        raw, length = bytes(self._buf), self._length
+        raw, times, length = bytes(self._buf), self._times, self._length
         self._reset()
         self._inside = False
         if length == 0:
             return []
-        return [self._diag("incomplete", f"partial frame of {length} bytes discarded: {reason}", raw)]
+        return [self._unreadable("incomplete", f"partial frame of {length} bytes discarded: {reason}", raw, times)]
 
     def _report_outside(self) -> list[DeviceEvent]:
         if not self._outside:
             return []
         raw = bytes(self._outside)
         self._outside = bytearray()
-        return [self._diag("outside_frame", f"{len(raw)} bytes outside STX...ETX discarded", raw)]
+        message = f"{len(raw)} bytes outside STX...ETX discarded"
+        return [DiagnosticEvent(scanner=self.scanner, kind="outside_frame", message=message, raw=raw)]
 
-    def _diag(self, kind: str, message: str, raw: bytes) -> DiagnosticEvent:
-        return DiagnosticEvent(scanner=self.scanner, kind=kind, message=message, raw=raw)
+    def _unreadable(self, reason: UnreadableReason, message: str, raw: bytes, times: list[float]) -> UnreadableEvent:
+        return UnreadableEvent(
+            scanner=self.scanner,
+            raw=raw,
+            reason=reason,
+            message=message,
+            t_first=times[0] if times else 0.0,
+            t_last=times[-1] if times else 0.0,
+        )

@@ -13,8 +13,9 @@ a scanner that sends them is set to a layout that does not need them.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 EV_SYN, EV_KEY, EV_MSC = 0, 1, 4
 RELEASE, PRESS, REPEAT = 0, 1, 2
@@ -63,7 +64,7 @@ def iter_input_events(stream: BinaryIO, chunk: int = INPUT_EVENT.size * 64) -> I
 
 def key_event(code: int, value: int, t: float = 0.0) -> bytes:
     """One EV_KEY record followed by EV_SYN, as the kernel writes it (used by tests and fakes)."""
-    sec, usec = int(t), int(round((t - int(t)) * 1_000_000))
+    sec, usec = int(t), round((t - int(t)) * 1_000_000)
     return InputEvent(sec, usec, EV_KEY, code, value).pack() + InputEvent(sec, usec, EV_SYN, 0, 0).pack()
 
 

@@ -14,14 +14,15 @@ import errno
 import os
 import select
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable, Protocol
+from typing import Protocol
 
 from devices.events import DeviceEvent, ScannerStats, StateEvent
-from devices.reader_thread import ReaderThread
 from devices.framing import Framer, FramingSpec
 from devices.hid_keymaps import EV_KEY, InputEventReader, KeyDecoder
 from devices.ports import PortNotFound, find_input_device
+from devices.reader_thread import ReaderThread
 
 INSTALL_MESSAGE = "install the hid extra: pip install 'kiosk[hid]'"
 PERMISSION_MESSAGE = (
@@ -51,7 +52,7 @@ Opener = Callable[[str, bool], DeviceHandle]
 def open_evdev(path: str, grab: bool = True) -> DeviceHandle:
     """Open an input device with evdev and grab it so keystrokes never reach the console."""
     try:
-        import evdev
+        import evdev  # type: ignore[import-not-found]  # the optional hid extra
     except ImportError:
         raise HidUnavailable(INSTALL_MESSAGE) from None
     try:

@@ -6,8 +6,17 @@ barcode can never act on the technician's terminal.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from devices.aim import describe_aim
-from devices.events import DeviceEvent, DiagnosticEvent, ScanEvent, StateEvent
+from devices.events import (
+    HINT_KINDS,
+    DeviceEvent,
+    DiagnosticEvent,
+    ScanEvent,
+    StateEvent,
+    UnreadableEvent,
+)
 from devices.text import visible, visible_bytes
 
 
@@ -18,7 +27,7 @@ def hex_bytes(raw: bytes, limit: int = 64) -> str:
 
 def chunk_gaps_ms(byte_times: tuple[float, ...]) -> list[float]:
     """Gaps between consecutive arrivals (bytes of one chunk share a time, so only real gaps count)."""
-    return [(b - a) * 1000 for a, b in zip(byte_times, byte_times[1:]) if b != a]
+    return [(b - a) * 1000 for a, b in pairwise(byte_times) if b != a]
 
 
 def describe_timing(event: ScanEvent, prev_t_last: float | None = None) -> str:
@@ -54,7 +63,18 @@ def describe_event(event: DeviceEvent, prev_t_last: float | None = None) -> str:
     """Any device event as text for the monitor."""
     if isinstance(event, ScanEvent):
         return describe_frame(event, prev_t_last)
+    if isinstance(event, UnreadableEvent):
+        return "\n".join(
+            [
+                f"[{visible(event.scanner)}] unreadable {event.reason}: {visible(event.message)}",
+                f"  raw    {visible_bytes(event.raw)}",
+                f"  hex    {hex_bytes(event.raw)}",
+                f"  timing took {(event.t_last - event.t_first) * 1000:.1f} ms",
+            ]
+        )
     if isinstance(event, DiagnosticEvent):
+        if event.kind in HINT_KINDS:
+            return f"[{visible(event.scanner)}] hint: {visible(event.message)}"
         lines = [f"[{visible(event.scanner)}] problem {visible(event.kind)}: {visible(event.message)}"]
         if event.raw:
             lines.append(f"  raw    {visible_bytes(event.raw)}")

@@ -63,7 +63,7 @@ def format_vid_pid(vid: int | None, pid: int | None) -> str | None:
 
 
 def list_serial_ports() -> list[SerialPortInfo]:
-    from serial.tools import list_ports
+    from serial.tools import list_ports  # type: ignore[import-untyped]
 
     ports = []
     for port in sorted(list_ports.comports(), key=lambda p: p.device):

@@ -43,5 +43,5 @@ class ReaderThread:
         self.stats.record(event)
         try:
             self._emit(event)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a failing callback must never kill the reader
             self.stats.last_error = f"emit failed: {exc!r}"

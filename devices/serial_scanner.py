@@ -4,7 +4,7 @@ The reader thread opens the port (path, by-id link resolved at each open, or USB
 with an optional serial number), reads with a short timeout so idle-gap framing and
 ``stop()`` work, and feeds a ``Framer``. When the device goes away (SerialException,
 OSError, or pyserial's "readiness to read but returned no data") completed frames have
-already been emitted, a partial frame is reported as an ``incomplete`` diagnostic, then
+already been emitted, a partial frame becomes an ``incomplete`` UnreadableEvent, then
 ``StateEvent("disconnected")`` is emitted and the port is reopened with backoff
 (0.1 s doubling to 1 s). Every successful open emits ``StateEvent("connected", reconnects=n)``.
 """
@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import errno
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-import serial
+import serial  # type: ignore[import-untyped]  # pyserial ships no type hints
 
 from devices.events import ScannerStats, StateEvent
-from devices.reader_thread import ReaderThread
 from devices.framing import Framer, FramingSpec
 from devices.ports import PortNotFound, find_serial_port, resolve_port
+from devices.reader_thread import ReaderThread
 
 PERMISSION_MESSAGE = "permission denied: add the user to the 'dialout' group (sudo usermod -aG dialout $USER, then log in again)"
 BUSY_MESSAGE = (

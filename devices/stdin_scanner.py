@@ -12,12 +12,13 @@ import os
 import select
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from devices.events import ScannerStats, StateEvent
-from devices.reader_thread import ReaderThread
 from devices.framing import Framer, FramingSpec
+from devices.reader_thread import ReaderThread
 
 _POLL_S = 0.05
 

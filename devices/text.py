@@ -54,16 +54,29 @@ def visible(text: str, keep_newlines: bool = False) -> str:
     return "".join(out)
 
 
-def visible_bytes(raw: bytes) -> str:
-    """Bytes as text a technician can read: printable ASCII as is, the rest as tokens or hex."""
-    out = []
-    for b in raw:
-        if b < 0x20:
-            out.append(f"<{_C0_NAMES[b]}>")
-        elif b == 0x7F:
-            out.append("<DEL>")
-        elif b > 0x7F:
-            out.append(f"<x{b:02X}>")
-        else:
-            out.append(chr(b))
-    return "".join(out)
+def visible_bytes(raw: bytes, limit: int | None = None) -> str:
+    """Bytes as text a technician can read: printable ASCII as is, the rest as tokens or hex.
+
+    With ``limit`` the result has at most that many characters: when bytes had to be left
+    out it ends with ``…`` (a token is never cut in half).
+    """
+    tokens = [_byte_token(b) for b in raw]
+    if limit is None or sum(map(len, tokens)) <= limit:
+        return "".join(tokens)
+    out, size = [], 0
+    for token in tokens:
+        if size + len(token) > limit - 1:
+            break
+        out.append(token)
+        size += len(token)
+    return "".join(out) + "…"
+
+
+def _byte_token(b: int) -> str:
+    if b < 0x20:
+        return f"<{_C0_NAMES[b]}>"
+    if b == 0x7F:
+        return "<DEL>"
+    if b > 0x7F:
+        return f"<x{b:02X}>"
+    return chr(b)

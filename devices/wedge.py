@@ -12,16 +12,25 @@ Backspace removes the last character and marks the entry ``manual``: scanners ne
 it, so an entry someone corrected was typed. A bare terminator (nothing typed) returns
 ``None`` so the screen can use Enter for its own purposes (acknowledging an error).
 An AIM identifier at the start is split off as for every other scanner kind.
+
+``BurstRouter`` is for screens where a widget has the focus (a menu, a list, a PIN field):
+it holds character keys while they may still be a scanner burst and says, key by key, which
+keys go to the focused widget (a person typed them) and when a burst ended with Enter and is
+a scan (its keys, Enter included, never reach the widget). Held keys are released as typing
+as soon as the keys stop coming fast (``gap_ms`` without a key: call ``poll`` at
+``deadline``), when a key a scanner never sends arrives (backspace, arrows, Escape, function
+keys), or at Enter when the whole burst does not classify as ``scanner``.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from itertools import pairwise
 
 from devices.aim import split_aim
-from devices.events import ScanEvent
+from devices.events import ScanEvent, Source, UnreadableEvent
 
 ENTER_KEYS = frozenset({"enter", "return", "ctrl+m", "ctrl+j"})
 
@@ -95,7 +104,7 @@ class WedgeDetector:
         if self.settings.strip_aim:
             symbology, rest = split_aim(raw)
             text = rest.decode("utf-8") if symbology else text
-        source = "manual" if corrected or not self._looks_scanned(len(chars), times) else "scanner"
+        source: Source = "manual" if corrected or not self._looks_scanned(len(chars), times) else "scanner"
         return ScanEvent(
             text=text,
             raw=raw,
@@ -115,7 +124,120 @@ class WedgeDetector:
         if average_ms > s.avg_ms_per_char:
             return False
         if s.max_gap_ms is not None:
-            widest = max(b - a for a, b in zip(times, times[1:]))
+            widest = max(b - a for a, b in pairwise(times))
             if widest * 1000 > s.max_gap_ms:
                 return False
         return True
+
+
+# -- routing keys on screens with a focused widget ----------------------------------------
+
+DEFAULT_GAP_MS = 150.0
+"""How long ``BurstRouter`` waits for the next key before held keys count as typing."""
+MAX_BURST = 512
+"""Characters a burst may hold; a longer scanner burst is unreadable (``too_long``)."""
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key press as the front end saw it (Textual's ``event.key`` and ``event.character``)."""
+
+    key: str
+    character: str | None
+    time: float
+
+
+@dataclass(frozen=True)
+class Routing:
+    """What ``BurstRouter`` decided for the keys so far."""
+
+    keys: tuple[Key, ...] = ()
+    """Give these to the focused widget now, in this order: a person typed them."""
+    scan: ScanEvent | UnreadableEvent | None = None
+    """A scanner burst ended: process it as a scan wherever the focus is."""
+
+
+class BurstRouter:
+    """Holds keys that may be a scanner burst; releases them as typing or ends them as a scan.
+
+    ``feed`` every key press, in order; when ``deadline`` is not None, call ``poll`` at that
+    time (a timer) so a person's typing reaches the widget without waiting for the next key.
+    """
+
+    def __init__(
+        self,
+        scanner: str = "keyboard",
+        settings: WedgeSettings | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        gap_ms: float | None = None,
+        max_length: int = MAX_BURST,
+    ) -> None:
+        self.scanner = scanner
+        self.settings = settings or WedgeSettings()
+        self._clock = clock
+        self._gap_s = (gap_ms if gap_ms is not None else self.settings.max_gap_ms or DEFAULT_GAP_MS) / 1000
+        self._max_length = max_length
+        self._held: list[Key] = []
+        self._overflow = 0  # characters of this burst beyond max_length (not kept)
+        self._last: float | None = None  # time of the burst's latest key
+
+    @property
+    def deadline(self) -> float | None:
+        """When ``poll`` would release the held keys as typing; None when nothing is held."""
+        return None if self._last is None else self._last + self._gap_s
+
+    @property
+    def held(self) -> str:
+        """The characters held so far (not yet given to the widget)."""
+        return "".join(k.character or "" for k in self._held)
+
+    def feed(self, key: str, character: str | None = None, now: float | None = None) -> Routing:
+        now = self._clock() if now is None else now
+        released = self._release_if_quiet(now)
+        press = Key(key, character, now)
+        if key in ENTER_KEYS or (self.settings.tab_ends_entry and key == "tab"):
+            return self._end(press, released)
+        if _is_data(character) and key != "backspace":
+            if len(self._held) < self._max_length:
+                self._held.append(press)
+            else:
+                self._overflow += 1
+            self._last = now
+            return Routing(released)
+        return Routing(released + self._take_all() + (press,))
+
+    def poll(self, now: float | None = None) -> Routing:
+        """Release held keys as typing when no key came for ``gap_ms``."""
+        return Routing(self._release_if_quiet(self._clock() if now is None else now))
+
+    def _release_if_quiet(self, now: float) -> tuple[Key, ...]:
+        if self._last is not None and now - self._last > self._gap_s:
+            return self._take_all()
+        return ()
+
+    def _take_all(self) -> tuple[Key, ...]:
+        held = tuple(self._held)
+        self._held, self._overflow, self._last = [], 0, None
+        return held
+
+    def _end(self, enter: Key, released: tuple[Key, ...]) -> Routing:
+        overflow = self._overflow
+        held = self._take_all()
+        if not held:
+            return Routing(released + (enter,))
+        detector = WedgeDetector(self.scanner, self.settings)
+        for press in held:
+            detector.feed_key(press.key, press.character, press.time)
+        event = detector.feed_key("enter", None, enter.time)
+        if event is None or event.source != "scanner":
+            return Routing(released + held + (enter,))
+        if overflow:
+            count = len(held) + overflow
+            message = f"keyboard burst of {count} characters discarded (longer than {self._max_length})"
+            unreadable = UnreadableEvent(self.scanner, event.raw, "too_long", message, event.t_first, event.t_last)
+            return Routing(released, unreadable)
+        return Routing(released, event)
+
+
+def _is_data(character: str | None) -> bool:
+    return character is not None and len(character) == 1 and (character.isprintable() or character == "\x1d")

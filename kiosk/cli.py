@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
 
     doctor = sub.add_parser("doctor", help="check config, scanners, backends and journal")
     doctor.add_argument("--config", required=True, type=Path)
+    doctor.add_argument("--listen", type=float, default=0.0, metavar="SECONDS",
+                        help="also listen to the serial/HID scanners for up to SECONDS: scan a barcode with each "
+                             "and the doctor checks terminator, encoding and length")
 
     devices = sub.add_parser("devices", help="scanner tools for technicians")
     devices_sub = devices.add_subparsers(dest="devices_command", required=True, metavar="ACTION")
@@ -46,14 +49,19 @@ def _parser() -> argparse.ArgumentParser:
     monitor.add_argument("--config", required=True, type=Path)
     monitor.add_argument("--scanner", help="only this scanner (default: all configured)")
 
-    journal = sub.add_parser("journal", help="export or summarise the scan journal")
+    journal = sub.add_parser("journal", help="export or summarise the scan journal (read-only: "
+                                             "works while the kiosk runs)")
     journal.add_argument("--config", required=True, type=Path)
     journal_sub = journal.add_subparsers(dest="journal_command", required=True, metavar="ACTION")
-    export = journal_sub.add_parser("export", help="write scans to stdout")
-    export.add_argument("--since", help="ISO date or time, e.g. 2026-11-21 or 2026-11-21T06:00")
-    export.add_argument("--format", choices=["csv", "jsonl"], default="jsonl")
+    export = journal_sub.add_parser("export", help="write scans to stdout (progress on a terminal's stderr)")
+    export.add_argument("--since", help="ISO date or time, no zone = UTC (e.g. 2026-11-21 or "
+                                        "2026-11-21T06:00), or 'all' (the default)")
+    export.add_argument("--format", choices=["csv", "jsonl"], default="jsonl",
+                        help="jsonl: every value exact; csv: for spreadsheets (control characters "
+                             "shown as <ESC>, <LF> ..., formula-like cells prefixed with ')")
     stats = journal_sub.add_parser("stats", help="counts by outcome and by hour")
-    stats.add_argument("--since", help="ISO date or time")
+    stats.add_argument("--since", help="ISO date or time (no zone = UTC), or 'all' for the whole journal; "
+                                       "default: since local midnight today")
 
     sub.add_parser("hash-pin", help="print a salted hash of a lead PIN for [lead] pin_hash")
     return p
@@ -113,7 +121,9 @@ def _simulate(args: argparse.Namespace) -> int:
 def _doctor(args: argparse.Namespace) -> int:
     from kiosk.doctor import run_doctor
 
-    return run_doctor(_load(args.config))
+    if not 0 <= args.listen <= 600:
+        raise _Exit(2, "--listen takes 0 to 600 seconds")
+    return run_doctor(_load(args.config), listen_s=args.listen)
 
 
 def _devices(args: argparse.Namespace) -> int:
@@ -123,38 +133,20 @@ def _devices(args: argparse.Namespace) -> int:
 
 
 def _journal(args: argparse.Namespace) -> int:
-    from kiosk.journal import Journal, JournalError, format_stats
+    from kiosk.journal_cli import run_journal
 
-    config = _load(args.config)
-    if not config.journal_path.exists():
-        raise _Exit(1, f"{config.journal_path}: no journal yet (the kiosk has not run with this config)")
-    try:
-        journal = Journal.open(config.journal_path, config.kiosk.journal_retention_days)
-    except JournalError as exc:
-        raise _Exit(3, str(exc)) from None
-    try:
-        if args.journal_command == "export":
-            journal.export(sys.stdout, since=args.since, fmt=args.format)
-        else:
-            print(format_stats(journal.stats(since=args.since)))
-    except ValueError as exc:
-        raise _Exit(2, str(exc)) from None
-    finally:
-        journal.close()
-    return 0
+    return run_journal(_load(args.config), args.journal_command, args.since, getattr(args, "format", "jsonl"))
 
 
 def _hash_pin(args: argparse.Namespace) -> int:
     from kiosk.station.pin import hash_pin
 
-    if sys.stdin.isatty():
-        pin = getpass.getpass("Lead PIN: ")
-        if getpass.getpass("Again: ") != pin:
-            raise _Exit(2, "the two PINs differ; nothing printed")
-    else:
-        pin = sys.stdin.readline().rstrip("\r\n")
+    tty = sys.stdin.isatty()
+    pin = getpass.getpass("Lead PIN: ") if tty else sys.stdin.readline().rstrip("\r\n")
     if len(pin) < 4:
-        raise _Exit(2, "a lead PIN needs at least 4 characters")
+        raise _Exit(2, "a lead PIN needs at least 4 characters; nothing printed")
+    if tty and getpass.getpass("Again: ") != pin:
+        raise _Exit(2, "the two PINs differ; nothing printed")
     print(hash_pin(pin))
     return 0
 

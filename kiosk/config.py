@@ -70,8 +70,8 @@ class SoundsConfig(_Model):
 class ProfileConfig(_Model):
     name: str = Field(min_length=1)
     backend: str
-    station: str = Field(min_length=1)
-    """Job-track station code, case-sensitive."""
+    station: str
+    """Station code, case-sensitive; one URL path segment, so never "", "." or ".."."""
     action: str = Field("checkin", min_length=1)
     """What a job scan does at this station: one of the actions of the backend's connector."""
     params: dict[str, str | int | float | bool] = {}
@@ -96,6 +96,14 @@ class ProfileConfig(_Model):
     sounds: SoundsConfig = SoundsConfig()
 
     _regex_operator = field_validator("operator_pattern")(classmethod(lambda cls, v: _check_regex(v)))
+
+    @field_validator("station")
+    @classmethod
+    def _station(cls, value: str) -> str:
+        if value in ("", ".", ".."):
+            shown = "an empty station code" if value == "" else f"station code {value!r}"
+            raise ValueError(f"{shown} cannot be a URL path segment: give the station's code as the vendor spells it")
+        return value
 
     @field_validator("job_patterns")
     @classmethod

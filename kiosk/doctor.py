@@ -1,30 +1,51 @@
 """``kiosk doctor``: what is plugged in, and can every configured part be reached?
 
 Lists serial ports and input devices, then checks each configured scanner (open + close),
-each backend (the connector's ``probe()``), and the journal location. Prints one aligned
-row per check (part, OK/FAIL, detail) with a "what to do" line under each failure, and
-returns 0 when all configured parts are healthy, 1 otherwise. Plain text unless ``out`` is
-a terminal. Nothing raises to the user: every failure becomes a FAIL row.
+each backend (the connector's ``probe()`` for every station its profiles use: proves base
+URL, token and station without checking anything in), and the journal location. With
+``listen_s`` it also starts the serial and HID scanners for that long and checks what a scan
+sends (terminator, encoding, length), e.g. ``scanner sends CRLF, set terminator = "\\r\\n"``.
+Prints one aligned row per check (part, OK/FAIL, detail) with a "what to do" line under each
+failure, and returns 0 when all configured parts are healthy, 1 otherwise. Plain text unless
+``out`` is a terminal. Nothing raises to the user: every failure becomes a FAIL row.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
+import queue
 import sys
+import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from devices.events import (
+    HINT_KINDS,
+    DeviceEvent,
+    DiagnosticEvent,
+    ScanEvent,
+    Scanner,
+    StateEvent,
+    UnreadableEvent,
+)
+from devices.framing import terminator_label
 from devices.hid_scanner import INSTALL_MESSAGE, HidScanner
-from devices.ports import PortNotFound, list_input_devices, list_serial_ports, serial_by_id_links
+from devices.ports import (
+    PortNotFound,
+    list_input_devices,
+    list_serial_ports,
+    serial_by_id_links,
+)
 from devices.serial_scanner import OpenFailed, check_open
 from devices.text import visible
 from kiosk.config import Config, ScannerConfig
-from kiosk.connectors.base import BackendConfig
+from kiosk.connectors.base import Probe
 from kiosk.connectors.registry import installed, problems
-from kiosk.scanners import serial_settings
+from kiosk.scanners import build_scanner, serial_settings
 
 HINTS = {
     "permission": "add the user to the 'dialout' group: sudo usermod -aG dialout $USER, then log in again",
@@ -37,6 +58,10 @@ HINTS = {
     "backend": "start the server or check base_url (and network, proxy, firewall) for this backend",
     "journal": "create the folder and give the kiosk user write permission (or set kiosk.journal elsewhere)",
 }
+SETTLE_S = 0.5
+"""Listening goes on this long after every scanner has sent something (a trailing LF, more scans)."""
+OPEN_WAIT_S = 3.0
+"""How long listening waits for the scanners' ports to open before asking for a scan."""
 
 
 @dataclass(frozen=True)
@@ -79,32 +104,78 @@ def _check_hid(part: str, cfg: ScannerConfig) -> Check:
     if not os.access(path, os.R_OK):
         return Check(part, False, f"permission denied on {path}", HINTS["hid_access"])
     try:
-        import evdev  # noqa: F401 - only whether it can be imported
+        import evdev  # type: ignore[import-not-found]  # noqa: F401 - only whether it can be imported
     except ImportError:
         return Check(part, False, f"found {path}, but {INSTALL_MESSAGE}", HINTS["hid_missing"])
     return Check(part, True, f"found {path} (readable)")
 
 
-def check_backend(name: str, backend: BackendConfig, base_dir: Path | None = None) -> Check:
-    part = f"backend {name} ({backend.vendor})"
+def check_backend(config: Config, name: str) -> Check:
+    """Probe the backend once per station its profiles use, stopping at the first failure."""
+    part = f"backend {name} ({config.backends[name].vendor})"
     try:
-        ok, message = asyncio.run(_probe(name, backend, base_dir))
-    except Exception as exc:  # a connector that fails to build or probe is a FAIL row, not a traceback
-        ok, message = False, f"probe failed: {exc}"
-    return Check(part, ok, message, "" if ok else f"{HINTS['backend']} (base_url = {backend.display_url})")
+        return asyncio.run(_probe(config, name, part))
+    except Exception as exc:  # noqa: BLE001 - a connector that fails to build or probe is a FAIL row, not a traceback
+        return Check(part, False, f"probe failed: {exc}", _probe_hint(config, name, "answer"))
 
 
-async def _probe(name: str, backend: BackendConfig, base_dir: Path | None) -> tuple[bool, str]:
-    from kiosk.connectors import make_connector
+async def _probe(config: Config, name: str, part: str) -> Check:
+    from kiosk.runtime import StartupError, build_connector
 
-    connector = make_connector(name, backend, base_dir=base_dir)
+    backend = config.backends[name]
     try:
-        probe = await asyncio.wait_for(connector.probe(), timeout=backend.timeout_s + 2)
-    except asyncio.TimeoutError:
-        return False, f"no answer from {backend.display_url} within {backend.timeout_s + 2:g} s"
+        connector = build_connector(config, name)
+    except StartupError as exc:
+        return Check(part, False, exc.message, exc.advice)
+    stations: list[str | None] = list(dict.fromkeys(p.station for p in config.profiles if p.backend == name))
+    limit = backend.timeout_s + 2
+    passed: list[tuple[str | None, Probe]] = []
+    try:
+        for station in stations or [None]:
+            try:
+                probe = await asyncio.wait_for(connector.probe(station), timeout=limit)
+            except TimeoutError:
+                return Check(part, False, f"no answer from {backend.display_url} within {limit:g} s",
+                             _probe_hint(config, name, "unreachable"))
+            if not probe.ok:
+                return Check(part, False, probe.message, _probe_hint(config, name, probe.problem, station))
+            passed.append((station, probe))
     finally:
         await connector.aclose()
-    return probe.ok, probe.message
+    detail = passed[0][1].message
+    if len(passed) > 1:
+        detail += "; found too: " + ", ".join(repr(station) for station, _ in passed[1:])
+    return Check(part, True, detail)
+
+
+def _probe_hint(config: Config, name: str, problem: str, station: str | None = None) -> str:
+    """What to do about a failed probe, naming the config file and the key to change."""
+    backend = config.backends[name]
+    key = f"backends.{name}"
+    if problem == "token":
+        token_env, token_file = getattr(backend, "token_env", None), getattr(backend, "token_file", None)
+        if token_env:
+            source = f"the environment variable {token_env} ({key}.token_env)"
+        elif token_file:
+            source = f"the file {config.resolve(token_file)} ({key}.token_file)"
+        else:
+            return f"the server wants an API token: set {key}.token_env or {key}.token_file in {config.path}"
+        how = ""
+        if hasattr(backend, "auth_header"):
+            scheme = getattr(backend, "auth_scheme", "") or "(bare token)"
+            how = f"; the kiosk sends it as {backend.auth_header}: {scheme} ... ({key}.auth_header / auth_scheme)"
+        return f"check the API token in {source}: it must be a token this server accepts (ask its administrator){how}"
+    if problem == "base_url":
+        return (f"set {key}.base_url in {config.path} to the server's address without the API path "
+                f"(now {backend.display_url}); the kiosk adds the path itself")
+    if problem == "station":
+        keys = [f"profiles[{i}].station" for i, p in enumerate(config.profiles) if p.backend == name and p.station == station]
+        return f"check {', '.join(keys) or 'the station'} in {config.path}: the vendor's station code, spelled exactly (case matters)"
+    if problem == "server":
+        return "the server reports a problem of its own: try again later or ask its administrator (the kiosk keeps scans and sends them later)"
+    if problem == "unreachable":
+        return f"{HINTS['backend']} (base_url = {backend.display_url})"
+    return f"check that {key}.base_url ({backend.display_url}) is the vendor's API server"
 
 
 def check_journal(path: Path) -> Check:
@@ -131,9 +202,81 @@ def check_journal(path: Path) -> Check:
     return Check(part, True, f"{path} will be created in a writable folder")
 
 
+def listen_scanners(config: Config, seconds: float, out: TextIO, only: set[str] | None = None) -> list[Check]:
+    """Start the serial and HID scanners (those named in ``only``, when given) for up to
+    ``seconds`` and judge what a scan sends."""
+    chosen = [(i, cfg) for i, cfg in enumerate(config.scanners)
+              if cfg.kind in ("serial", "hid") and (only is None or cfg.name in only)]
+    if not chosen:
+        return []
+    events: queue.Queue[DeviceEvent] = queue.Queue()
+    scanners: list[Scanner] = [build_scanner(cfg) for _, cfg in chosen]
+    seen: dict[str, list[DeviceEvent]] = {cfg.name: [] for _, cfg in chosen}
+    for scanner in scanners:
+        scanner.start(events.put)
+    try:
+        # Ask for a scan only once every port is open: bytes sent before would be lost.
+        _collect(events, seen, OPEN_WAIT_S, until=lambda got: any(isinstance(e, StateEvent) for e in got))
+        names = ", ".join(visible(cfg.name) for _, cfg in chosen)
+        out.write(f"Scan a barcode with each scanner now ({names}); listening for {seconds:g} s ...\n")
+        out.flush()
+        _collect(events, seen, seconds, until=lambda got: any(isinstance(e, (ScanEvent, UnreadableEvent)) for e in got),
+                 settle_s=SETTLE_S)
+    finally:
+        for scanner in scanners:
+            scanner.stop()
+    return [_judge_scans(config, i, cfg, seen[cfg.name]) for i, cfg in chosen]
+
+
+def _collect(events: queue.Queue[DeviceEvent], seen: dict[str, list[DeviceEvent]], seconds: float,
+             until: Callable[[list[DeviceEvent]], bool], settle_s: float = 0.0) -> None:
+    """Gather events for up to ``seconds``; stop ``settle_s`` after ``until`` holds for every scanner."""
+    deadline = time.monotonic() + seconds
+    settled: float | None = None
+    while True:
+        now = time.monotonic()
+        if now >= deadline or (settled is not None and now >= settled):
+            return
+        if settled is None and all(until(got) for got in seen.values()):
+            settled = now + settle_s
+            continue
+        try:
+            event = events.get(timeout=0.05)
+        except queue.Empty:
+            continue
+        if event.scanner in seen:
+            seen[event.scanner].append(event)
+
+
+def _judge_scans(config: Config, index: int, cfg: ScannerConfig, events: list[DeviceEvent]) -> Check:
+    part = f"scanner {cfg.name} scans"
+    key = f"scanners[{index}]"
+    scans = [e.text for e in events if isinstance(e, ScanEvent)]
+    unreadable = [e for e in events if isinstance(e, UnreadableEvent)]
+    hints = [e.message for e in events if isinstance(e, DiagnosticEvent) and e.kind in HINT_KINDS]
+    read = f"read {len(scans)} scan(s)" + (": " + ", ".join(repr(visible(t)) for t in scans[:3]) if scans else "")
+    if hints:
+        return Check(part, False, f"{read}; {hints[0]}", f"{hints[0]} for {key} in {config.path}")
+    if unreadable:
+        first = unreadable[0]
+        advice = {
+            "incomplete": f"the scanner's suffix is not {terminator_label(cfg.terminator)}: set {key}.terminator to what "
+                          "it sends (kiosk devices monitor shows the bytes), or program the scanner's suffix",
+            "decode_error": f"set {key}.encoding to the scanner's character set, or check baudrate/parity (garbled bytes)",
+            "too_long": f"raise {key}.max_length, or check {key}.terminator (frames run into each other)",
+            "empty": f"check {key}.prefix / suffix: nothing was left of the scan",
+        }[first.reason]
+        detail = f"{read}; {len(unreadable)} unreadable: {first.reason}: {first.message}"
+        return Check(part, False, detail, advice)
+    if not scans:
+        return Check(part, False, "nothing was scanned while the doctor listened",
+                     "scan a barcode while the doctor listens; check the cable, baudrate and the scanner's interface mode")
+    return Check(part, True, read)
+
+
 def run_checks(config: Config) -> list[Check]:
     checks = [check_scanner(cfg) for cfg in config.scanners]
-    checks += [check_backend(name, backend, config.path.parent) for name, backend in config.backends.items()]
+    checks += [check_backend(config, name) for name in config.backends]
     checks.append(check_journal(config.journal_path))
     return checks
 
@@ -158,7 +301,7 @@ def device_listing() -> list[str]:
     lines = connector_listing() + ["", "Serial ports:"]
     try:
         ports = list_serial_ports()
-    except Exception as exc:  # pyserial's listing reads sysfs; never let it stop the doctor
+    except Exception as exc:  # noqa: BLE001 - pyserial's listing reads sysfs; never let it stop the doctor
         ports = []
         lines.append(f"  (cannot list serial ports: {exc})")
     links = {target: link for link, target in serial_by_id_links().items()}
@@ -196,9 +339,14 @@ def format_table(checks: list[Check], color: bool = False) -> list[str]:
     return lines
 
 
-def run_doctor(config: Config, out: TextIO = sys.stdout) -> int:
-    """Print the device listing and the checks; 0 when every configured part is healthy."""
+def run_doctor(config: Config, out: TextIO = sys.stdout, listen_s: float = 0.0) -> int:
+    """Print the device listing and the checks; 0 when every configured part is healthy.
+
+    With ``listen_s`` > 0 the serial and HID scanners that opened are also listened to."""
     checks = run_checks(config)
+    if listen_s > 0:
+        opened = {cfg.name for cfg, check in zip(config.scanners, checks, strict=False) if check.ok}
+        checks += listen_scanners(config, listen_s, out, only=opened)
     color = hasattr(out, "isatty") and out.isatty() and not os.environ.get("NO_COLOR")
     lines = device_listing() + [""] + format_table(checks, color)
     failed = sum(not c.ok for c in checks)

@@ -1,9 +1,10 @@
 """``kiosk monitor``: watch what the configured scanners send, frame by frame.
 
 Starts the configured scanner(s) (all, or the one named), prints every frame through
-``devices.monitor.describe_frame`` (visible text, hex, symbology, length, timing) and every
-state change and diagnostic, until Ctrl-C or SIGTERM (exit 0), or until every scanner has
-reached the end of its input. An unknown scanner name exits 2 listing the names.
+``devices.monitor.describe_event`` (visible text, hex, symbology, length, timing), every
+unreadable frame, state change and diagnostic, and configuration hints such as
+``scanner sends CRLF, set terminator = "\\r\\n"``, until Ctrl-C or SIGTERM (exit 0), or until
+every scanner has reached the end of its input. An unknown scanner name exits 2 listing the names.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def _stop_on_signals(stop: threading.Event):
     """SIGTERM (and SIGINT) set ``stop``; only possible from the main thread."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
-    handler = lambda signum, frame: stop.set()  # noqa: E731
+    handler = lambda signum, frame: stop.set()
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
 
     def restore() -> None:

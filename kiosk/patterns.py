@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import re2  # type: ignore[import-untyped]
+import re2
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # RE2 would print its own complaint to stderr

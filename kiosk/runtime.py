@@ -8,12 +8,12 @@ there is one way to start a station. Start-up problems (journal, token) raise
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from kiosk.config import Config
 import httpx
 
+from kiosk.config import Config
 from kiosk.connectors import make_connector
 from kiosk.connectors.base import Connector, ConnectorError
 from kiosk.journal import Journal, JournalError
@@ -21,7 +21,12 @@ from kiosk.service import StationService
 
 
 class StartupError(Exception):
-    """The kiosk cannot start; ``str()`` says why and what to do."""
+    """The kiosk cannot start: ``message`` says why, ``advice`` what to do; ``str()`` has both."""
+
+    def __init__(self, message: str, advice: str = "") -> None:
+        super().__init__(message + (f"\n  what to do: {advice}" if advice else ""))
+        self.message = message
+        self.advice = advice
 
 
 @dataclass
@@ -39,16 +44,23 @@ class Runtime:
         self.journal.close()
 
 
+def build_connector(config: Config, name: str, *,
+                    transport: httpx.AsyncBaseTransport | None = None) -> Connector:
+    """The connector for ``config.backends[name]``; relative paths in the backend resolve against
+    the config's folder. A problem raises ``StartupError`` naming the file and the key."""
+    try:
+        return make_connector(name, config.backends[name], base_dir=config.path.parent, transport=transport)
+    except ConnectorError as exc:
+        key = f"backends.{name}" + (f".{exc.key}" if exc.key else "")
+        raise StartupError(f"{config.path}: {key}: {exc}", exc.advice) from None
+    except ValueError as exc:
+        raise StartupError(f"{config.path}: backends.{name}: {exc}") from None
+
+
 def build_connectors(config: Config, *,
                      transport: httpx.AsyncBaseTransport | None = None) -> dict[str, Connector]:
-    """One connector per backend; relative paths in a backend resolve against the config's folder."""
-    connectors: dict[str, Connector] = {}
-    for name, backend in config.backends.items():
-        try:
-            connectors[name] = make_connector(name, backend, base_dir=config.path.parent, transport=transport)
-        except (ConnectorError, ValueError) as exc:
-            raise StartupError(str(exc)) from None
-    return connectors
+    """One connector per backend (see ``build_connector``)."""
+    return {name: build_connector(config, name, transport=transport) for name in config.backends}
 
 
 def build_runtime(config: Config, *, clock: Callable[[], float] = time.monotonic,

@@ -45,8 +45,8 @@ def _cap_memory() -> None:
 
 
 def kiosk(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kiosk", *args], check=False, input=stdin, capture_output=True, text=True,
-                          timeout=GENEROUS_S, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+    return subprocess.run([sys.executable, "-m", "kiosk", *args], check=False, input=stdin, capture_output=True,
+                          text=True, timeout=GENEROUS_S, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
                           preexec_fn=_cap_memory)
 
 

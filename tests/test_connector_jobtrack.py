@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kiosk.connectors import make_connector
-from kiosk.connectors.base import Accepted, BadAnswer, Rejected, Unreachable
+from kiosk.connectors.base import Accepted, BadAnswer, Probe, Rejected, Unreachable
 from kiosk.connectors.jobtrack import (
     CheckedIn,
     InvalidStationCode,
@@ -27,7 +28,8 @@ from kiosk.connectors.jobtrack import (
     parse_status_time,
     station_segment,
 )
-from kiosk.simulators.jobtrack import DEMO_CODES, STATIONS_PREFIX
+from kiosk.simulators.jobtrack import DEMO_CODES, STATIONS_PREFIX, JobTrackSim
+from kiosk.simulators.server import SimServer
 
 if TYPE_CHECKING:
     from conftest import RunningSim
@@ -350,19 +352,79 @@ async def test_injected_503_is_transient_with_retry_after(jobtrack_sim: RunningS
 # --- probe ---------------------------------------------------------------------------------
 
 
-async def test_probe_ok_on_any_http_answer(jobtrack_sim: RunningSim, jobtrack_connector: JobTrackConnector) -> None:
-    probe = await jobtrack_connector.probe()
-    assert (probe.ok, probe.http_status) == (True, 404)
+@pytest.fixture
+def guarded_sim() -> Iterator[SimServer]:
+    """The simulator demanding ``Authorization: Bearer TOKEN``, as the real API would."""
+    with SimServer(JobTrackSim(token=TOKEN)) as server:
+        yield server
+
+
+async def probe_once(url: str, station: str | None = "LP", **overrides) -> Probe:
+    connector = JobTrackConnector("jt", backend_for(url, **overrides))
+    try:
+        return await connector.probe(station)
+    finally:
+        await connector.aclose()
+
+
+async def test_probe_proves_base_url_token_and_station_and_checks_nothing_in(
+    guarded_sim: SimServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JT_TOKEN", TOKEN)
+    probe = await probe_once(guarded_sim.url, "LP", token_env="JT_TOKEN")
+    assert (probe.ok, probe.problem, probe.http_status) == (True, "", 400)
+    assert probe.message.startswith("base URL and token accepted, station 'LP' found")
     assert probe.latency_ms is not None and probe.latency_ms > 0
-    assert probe.message.startswith(f"The job-track server at {jobtrack_sim.url} answered HTTP 404 in ")
-    assert jobtrack_sim.sim.events() == []
+    app = guarded_sim.app
+    assert isinstance(app, JobTrackSim) and app.events() == []
+    (sent,) = app.requests()
+    assert (sent["method"], sent["raw_path"], json.loads(sent["body"])) == ("POST", f"{STATIONS_PREFIX}LP", {"order": ""})
 
 
-async def test_probe_not_ok_when_unreachable(closed_port: int, jobtrack_sim: RunningSim, jobtrack_connector) -> None:
-    connector = JobTrackConnector("jt", backend_for(f"http://127.0.0.1:{closed_port}"))
-    probe = await connector.probe()
-    await connector.aclose()
-    assert (probe.ok, probe.http_status, probe.latency_ms) == (False, None, None)
+@pytest.mark.parametrize(("token", "words"), [("wrong-token", "HTTP 401 Unauthorized"),
+                                               (None, "(no token is configured for this backend)")])
+async def test_probe_says_token_refused(guarded_sim: SimServer, monkeypatch: pytest.MonkeyPatch, token, words) -> None:
+    overrides = {}
+    if token is not None:
+        monkeypatch.setenv("JT_TOKEN", token)
+        overrides["token_env"] = "JT_TOKEN"
+    probe = await probe_once(guarded_sim.url, **overrides)
+    assert (probe.ok, probe.problem, probe.http_status) == (False, "token", 401)
+    assert probe.message.startswith("token refused: ") and words in probe.message
+    assert "wrong-token" not in probe.message
+
+
+async def test_probe_says_wrong_base_url_for_a_404_on_the_check_in_path(jobtrack_sim: RunningSim) -> None:
+    probe = await probe_once(f"{jobtrack_sim.url}/jobtrack")
+    assert (probe.ok, probe.problem, probe.http_status) == (False, "base_url", 404)
+    assert probe.message.startswith(f"wrong base_url: {jobtrack_sim.url}/jobtrack answered HTTP 404 Not Found")
+    assert f"/jobtrack{STATIONS_PREFIX}LP" in probe.message
+
+
+async def test_probe_says_station_not_found(jobtrack_sim: RunningSim) -> None:
+    probe = await probe_once(jobtrack_sim.url, "lp")
+    assert (probe.ok, probe.problem) == (False, "station")
+    assert probe.message == "station 'lp' not found: the server answered \"Station not found\" (base URL and token are right)"
+
+
+async def test_probe_server_trouble_and_strange_answers(jobtrack_sim: RunningSim, canned_server) -> None:
+    jobtrack_sim.sim.set_faults({"status": 503})
+    server_side = await probe_once(jobtrack_sim.url)
+    assert (server_side.ok, server_side.problem) == (False, "server") and "HTTP 503" in server_side.message
+    html = canned_server(200, "<html>router login</html>", {"Content-Type": "text/html"})
+    strange = await probe_once(html.url)
+    assert (strange.ok, strange.problem) == (False, "answer")
+    assert "not like the job-track check-in API: <html>router login</html>" in strange.message
+
+
+async def test_probe_not_ok_when_unreachable(closed_port: int, jobtrack_sim: RunningSim) -> None:
+    probe = await probe_once(f"http://127.0.0.1:{closed_port}")
+    assert (probe.ok, probe.problem, probe.http_status, probe.latency_ms) == (False, "unreachable", None, None)
     assert "connection refused" in probe.message
     jobtrack_sim.sim.set_faults({"down": True})
-    assert (await jobtrack_connector.probe()).ok is False
+    assert (await probe_once(jobtrack_sim.url)).problem == "unreachable"
+
+
+async def test_probe_without_a_station_only_says_whether_the_server_answers(jobtrack_sim: RunningSim) -> None:
+    probe = await probe_once(jobtrack_sim.url, None)
+    assert probe.ok and "the token and a station were not checked" in probe.message

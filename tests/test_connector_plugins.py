@@ -49,8 +49,8 @@ class AcmeConnector:
         return Done(title="Stamped", shown=(DisplayField("stamp", "Stamp", stamp),
                                             DisplayField("station", "Station", request.station)))
 
-    async def probe(self):
-        return Probe(True, "acme is always there")
+    async def probe(self, station=None):
+        return Probe(True, f"acme is always there (station {station})")
 
     async def aclose(self):
         pass
@@ -110,6 +110,7 @@ def test_third_party_connector_is_used_by_a_profile(tmp_path: Path) -> None:
 
     doctor = run_kiosk(site, "doctor", "--config", str(config))
     assert "acme" in doctor.stdout and "Acme stamping press" in doctor.stdout and "jobtrack" in doctor.stdout
+    assert "acme is always there (station S1)" in doctor.stdout
 
 
 def test_vendor_keys_belong_to_the_vendors_model(tmp_path: Path) -> None:

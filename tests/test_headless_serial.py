@@ -134,3 +134,51 @@ def httpx_events(url: str) -> list[dict]:
     import httpx
 
     return httpx.get(f"{url}/__sim__/events").json()
+
+
+def test_a_crlf_scanner_on_a_cr_terminator_checks_the_same_tray_in_twice(tmp_path):
+    """terminator = "\\r" but the scanner writes CRLF: the LF left over must not start the next scan."""
+    link = tmp_path / "usb-Datalogic-if00"
+    plug = Plug(link)
+    plug.plug()
+    with SimServer(JobTrackSim(demo_data())) as sim:
+        config = tmp_path / "kiosk.toml"
+        config.write_text(f"""
+[kiosk]
+profile = "LP"
+[backends.lab]
+vendor = "jobtrack"
+base_url = "{sim.url}"
+[[profiles]]
+name = "LP"
+backend = "lab"
+station = "LP"
+duplicate_window_s = 0
+[[scanners]]
+name = "bench"
+kind = "serial"
+port = "{link}"
+terminator = "\\r"
+""", encoding="utf-8")
+        proc = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--headless", "--config", str(config)],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        out, err = Lines(proc.stdout), Lines(proc.stderr)
+        try:
+            err.wait_for(lambda l: "scanner bench connected" in l)
+            plug.write(b"337178\r\n")
+            first = json.loads(out.wait_for(lambda l: l.startswith("{")))
+            plug.write(b"337178\r\n")
+            second = json.loads(out.wait_for(lambda l: l.startswith("{")))
+            hint = err.wait_for(lambda l: "CRLF" in l)
+            plug.write(b"AB\xff\x1b\r\n")  # not UTF-8: answered as unreadable, never sent
+            third = json.loads(out.wait_for(lambda l: l.startswith("{")))
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=10)
+            plug.unplug()
+        assert code == 0
+        assert [(r["scan"], r["outcome"]) for r in (first, second)] == [("337178", "ok"), ("337178", "ok")]
+        assert 'scanner sends CRLF, set terminator = "\\r\\n"' in hint
+        assert (third["outcome"], third["scan"]) == ("unreadable", "AB<xFF><ESC>")
+        assert [e["order_number"] for e in httpx_events(sim.url)] == ["72544", "72544"]

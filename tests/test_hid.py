@@ -198,7 +198,7 @@ def test_scanner_reads_scans_and_survives_unplug(tmp_path):
         fake.unplug()
         lost = wait_for(events, lambda e: isinstance(e, StateEvent), seen)
         assert lost.state == "disconnected" and lost.message == "device removed"
-        assert any(getattr(e, "kind", "") == "incomplete" for e in seen)
+        assert any(getattr(e, "reason", "") == "incomplete" for e in seen)
 
         fake.replug()
         back = wait_for(events, lambda e: isinstance(e, StateEvent) and e.state == "connected", seen)

@@ -7,7 +7,7 @@ import os
 import threading
 import time
 
-from devices.events import DiagnosticEvent, ScanEvent, StateEvent
+from devices.events import DiagnosticEvent, ScanEvent, StateEvent, UnreadableEvent
 from devices.monitor import describe_event, describe_frame
 from kiosk.config import Config, KioskSection, ProfileConfig, ScannerConfig
 from kiosk.connectors.jobtrack import JobTrackConfig
@@ -77,6 +77,43 @@ def test_monitor_prints_a_frame_written_into_a_pty(tmp_path):
     assert "text   010123<GS>10LOT<ESC>X" in printed
     assert "1d 31 30 4c 4f 54 1b 58" in printed and "symbology=]d2 GS1 DataMatrix" in printed
     assert "\x1b" not in printed
+
+
+def test_describe_an_unreadable_frame():
+    text = describe_event(UnreadableEvent("s1", b"AB\xff\x1b", "decode_error", "byte 2 is not valid utf-8", 1.0, 1.003))
+    assert text.splitlines()[0] == "[s1] unreadable decode_error: byte 2 is not valid utf-8"
+    assert "raw    AB<xFF><ESC>" in text and "hex    41 42 ff 1b" in text and "took 3.0 ms" in text
+
+
+def test_monitor_says_when_a_cr_terminated_scanner_sends_crlf(tmp_path):
+    master, slave = os.openpty()
+    link = tmp_path / "scanner"
+    link.symlink_to(os.ttyname(slave))
+    config = make_config(tmp_path, [ScannerConfig(name="bench", kind="serial", port=str(link), terminator="\r")])
+    out, stop, result = io.StringIO(), threading.Event(), []
+    thread = threading.Thread(target=lambda: result.append(run_monitor(config, "bench", out=out, stop=stop)))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 5
+        while "[bench] connected" not in out.getvalue():
+            assert time.monotonic() < deadline, out.getvalue()
+            time.sleep(0.01)
+        os.write(master, b"337178\r\n")
+        os.write(master, b"337178\r\n")
+        os.write(master, b"\xff\xfe\r\n")
+        while "unreadable" not in out.getvalue():
+            assert time.monotonic() < deadline, out.getvalue()
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        thread.join(timeout=3)
+        os.close(master)
+        os.close(slave)
+    printed = out.getvalue()
+    assert result == [0]
+    assert printed.count("text   337178\n") == 2 and "text   <LF>" not in printed
+    assert printed.count('[bench] hint: scanner sends CRLF, set terminator = "\\r\\n"') == 1
+    assert "[bench] unreadable decode_error: byte 0 is not valid utf-8" in printed
 
 
 def test_unknown_scanner_name_exits_2_listing_names(tmp_path):

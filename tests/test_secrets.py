@@ -18,5 +18,6 @@ def test_redact_url_hides_userinfo_even_in_urls_that_do_not_parse(url: str, show
 
 
 def test_split_credentials_moves_userinfo_into_a_basic_header() -> None:
-    assert split_credentials("http://us%40er:p%3Ass@host:8080/api") == ("http://host:8080/api", "Basic dXNAZXI6cDpzcw==")
+    assert split_credentials("http://us%40er:p%3Ass@host:8080/api") == ("http://host:8080/api",
+                                                                        "Basic dXNAZXI6cDpzcw==")
     assert split_credentials("http://host/api") == ("http://host/api", None)

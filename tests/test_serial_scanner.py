@@ -10,7 +10,7 @@ import time
 import pytest
 import serial
 
-from devices.events import DiagnosticEvent, ScanEvent, StateEvent
+from devices.events import DiagnosticEvent, ScanEvent, StateEvent, UnreadableEvent
 from devices.framing import FramingSpec
 from devices.serial_scanner import (
     OpenFailed,
@@ -112,6 +112,36 @@ def test_frames_arrive_with_text_raw_and_symbology(plug):
     assert scanner.stats.frames == 2 and scanner.stats.last_text == "TRAY-0042"
 
 
+def test_crlf_scanner_on_a_cr_terminator_gives_clean_frames_a_hint_and_unreadable_events(plug):
+    spec = FramingSpec(terminator="\r", max_length=16, partial_timeout_s=0.2)
+    scanner = SerialScanner("s1", SerialSettings(port=plug.link), spec)
+    got = Collector()
+    scanner.start(got)
+    try:
+        got.wait_for(is_state("connected"))
+        plug.write(b"337178\r\n")
+        first = got.wait_for(is_scan)
+        plug.write(b"337178\r\n")
+        second = got.wait_for(is_scan)
+        plug.write(b"AB\xffCD\r\n")
+        bad = got.wait_for(lambda e: isinstance(e, UnreadableEvent))
+        plug.write(b"X" * 40 + b"\r\n")
+        long = got.wait_for(lambda e: isinstance(e, UnreadableEvent))
+        time.sleep(0.4)  # longer than partial_timeout_s: a leftover LF must not become a partial frame
+        plug.write(b"OK\r\n")
+        last = got.wait_for(is_scan)
+    finally:
+        scanner.stop()
+    assert [(e.text, e.raw) for e in (first, second, last)] == [("337178", b"337178")] * 2 + [("OK", b"OK")]
+    assert (bad.reason, bad.raw, bad.visible_text(), bad.scanner) == ("decode_error", b"AB\xffCD", "AB<xFF>CD", "s1")
+    assert (long.reason, long.raw) == ("too_long", b"X" * 16) and "40 bytes" in long.message
+    hints = [e for e in got.seen if isinstance(e, DiagnosticEvent)]
+    assert [(h.kind, h.message) for h in hints] == [("crlf_mismatch", 'scanner sends CRLF, set terminator = "\\r\\n"')]
+    assert [e for e in got.seen if isinstance(e, UnreadableEvent)] == [bad, long]
+    assert (scanner.stats.frames, scanner.stats.unreadable) == (3, 2)
+    assert scanner.stats.extra["hint"] == 'scanner sends CRLF, set terminator = "\\r\\n"'
+
+
 def test_unplug_keeps_completed_frames_and_replug_reconnects(plug):
     scanner = SerialScanner("s1", SerialSettings(port=plug.link), FramingSpec(terminator="\r\n"))
     got = Collector()
@@ -124,8 +154,8 @@ def test_unplug_keeps_completed_frames_and_replug_reconnects(plug):
         plug.unplug()
         lost = got.wait_for(is_state("disconnected"))
         assert "disconnected" in lost.message
-        partial = [e for e in got.seen if isinstance(e, DiagnosticEvent)]
-        assert [(d.kind, d.raw) for d in partial] == [("incomplete", b"PARTI")]
+        partial = [e for e in got.seen if isinstance(e, UnreadableEvent)]
+        assert [(u.reason, u.raw) for u in partial] == [("incomplete", b"PARTI")]
         assert got.seen.index(partial[0]) < got.seen.index(lost)
 
         replugged_at = time.monotonic()
@@ -216,7 +246,12 @@ def test_vid_pid_without_a_match_is_not_found():
 
 
 def test_vid_pid_matching_picks_by_serial_number():
-    from devices.ports import PortNotFound, SerialPortInfo, find_serial_port, parse_vid_pid
+    from devices.ports import (
+        PortNotFound,
+        SerialPortInfo,
+        find_serial_port,
+        parse_vid_pid,
+    )
 
     ports = [SerialPortInfo("/dev/ttyACM0", "0c2e:0b61", "A1"), SerialPortInfo("/dev/ttyACM1", "0c2e:0b61", "B2")]
     assert find_serial_port("0C2E:0B61", "B2", ports=ports) == "/dev/ttyACM1"

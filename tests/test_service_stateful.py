@@ -48,8 +48,8 @@ class ObservedConnector:
             self.unknown[request.identifier] += 1
         return outcome
 
-    async def probe(self) -> Any:
-        return await self.inner.probe()
+    async def probe(self, station: str | None = None) -> Any:
+        return await self.inner.probe(station)
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -453,3 +453,18 @@ def test_run_simulator_refuses_bad_input_with_one_line(tmp_path: Path, capsys: p
             out, err = capsys.readouterr()
             assert out == ""
             assert err.startswith("kiosk simulate: ") and err.count("\n") == 1 and message in err, err
+
+
+def test_a_token_guarded_simulator_refuses_requests_without_the_token() -> None:
+    with SimServer(JobTrackSim(token="t0k", auth_header="X-Api-Key", auth_scheme="")) as server:
+        url = f"{server.url}{STATIONS_PREFIX}LP"
+        missing = http.post(url, json={"order": "72544"})
+        wrong = http.post(url, json={"order": "72544"}, headers={"X-Api-Key": "nope"})
+        assert (missing.status_code, wrong.status_code) == (401, 401)
+        assert missing.json() == {"error": "Unauthorized", "details": ["Missing or invalid API token"]}
+        assert http.post(f"{server.url}/elsewhere", json={}, headers={"X-Api-Key": "nope"}).status_code == 404
+        empty = http.post(url, json={"order": ""}, headers={"X-Api-Key": "t0k"})
+        assert (empty.status_code, details(empty)) == (400, (NOT_PERFORMED, ["Order not found"]))
+        good = http.post(url, json={"order": "72544"}, headers={"X-Api-Key": "t0k"})
+        assert good.status_code == 200
+        assert [e["order_number"] for e in http.get(f"{server.url}/__sim__/events").json()] == ["72544"]

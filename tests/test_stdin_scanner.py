@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from devices.events import DiagnosticEvent, ScanEvent, StateEvent
+from devices.events import ScanEvent, StateEvent, UnreadableEvent
 from devices.stdin_scanner import StdinScanner
 
 
@@ -45,7 +45,7 @@ def test_lines_from_a_pipe():
 
 def test_a_stream_without_a_file_descriptor():
     seen = collect_until_ended(StdinScanner("in", stream=io.BytesIO(b"\xffbad\nok\n")))
-    assert [e.kind for e in seen if isinstance(e, DiagnosticEvent)] == ["decode_error"]
+    assert [(e.reason, e.raw) for e in seen if isinstance(e, UnreadableEvent)] == [("decode_error", b"\xffbad")]
     assert [e.text for e in seen if isinstance(e, ScanEvent)] == ["ok"]
 
 
@@ -77,5 +77,5 @@ def test_real_stdin_pipe_in_a_subprocess():
         "    print(type(e).__name__, getattr(e, 'text', getattr(e, 'state', '')))\n"
         "    if getattr(e, 'state', '') == 'ended': break\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], input=b"T-1\nT-2\n", capture_output=True, timeout=20, cwd=os.path.dirname(os.path.dirname(__file__)))
+    result = subprocess.run([sys.executable, "-c", code], input=b"T-1\nT-2\n", capture_output=True, timeout=20, check=False, cwd=os.path.dirname(os.path.dirname(__file__)))
     assert result.stdout.decode().split("\n")[:4] == ["StateEvent connected", "ScanEvent T-1", "ScanEvent T-2", "StateEvent ended"]

@@ -23,6 +23,7 @@ import kiosk.sender
 from kiosk.station.state import lead_label
 from conftest import BurstSim, hold_code, order_code
 from kiosk.config import load_config
+from kiosk.connectors.jobtrack import InvalidStationCode, JobTrackConnector
 from kiosk.journal import Journal
 from kiosk.results import ScanResult
 from kiosk.runtime import build_runtime
@@ -328,8 +329,14 @@ async def test_live_scans_and_sender_share_the_request_budget(burst_sim: BurstSi
 # --- failures inside the kiosk ----------------------------------------------------------
 
 
-async def test_connector_failure_is_an_error_not_a_crash(burst_sim: BurstSim, write_config) -> None:
-    async with Kiosk(write_config(burst_sim.url, profile={"station": ".."})) as k:
+async def test_connector_failure_is_an_error_not_a_crash(burst_sim: BurstSim, write_config,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connector that raises (a bug: the config refuses station ".." since issue 10) gives an error."""
+    def broken(self: JobTrackConnector, station: str) -> httpx.URL:
+        raise InvalidStationCode("Station code '..' cannot be used: it is not a path segment")
+
+    monkeypatch.setattr(JobTrackConnector, "station_url", broken)
+    async with Kiosk(write_config(burst_sim.url)) as k:
         result = await k.scan(order_code(1))
         assert result.outcome == "error" and "InvalidStationCode" in result.title + " ".join(result.details)
         assert k.service.waiting() == 0

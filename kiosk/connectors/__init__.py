@@ -22,7 +22,7 @@ def make_connector(name: str, backend: BackendConfig, *, base_dir: Path | None =
     try:
         plugin = plugin_for(backend.vendor)
     except KeyError as exc:
-        raise ConnectorError(f"backend {name!r}: {exc.args[0]}") from None
+        raise ConnectorError(exc.args[0], key="vendor") from None
     if not isinstance(backend, plugin.config_model):
         backend = plugin.config_model.model_validate(backend.model_dump())
     return plugin.factory(name, backend, base_dir=base_dir, transport=transport)

@@ -30,6 +30,10 @@ Assumptions where ../shared/vendor-docs/jobtrack-checkin.txt is silent or contra
   characters is encoded, ``%`` included); "", "." and ".." raise ``InvalidStationCode``
   before anything is sent.
 
+- ``probe(station)`` POSTs an empty order identifier: the document has no read-only endpoint,
+  and an empty identifier can match no order, so the vendor refuses it without recording
+  anything (see ``JobTrackConnector.probe``).
+
 The token is never logged, never part of an exception message and not in ``repr()``.
 """
 
@@ -61,6 +65,7 @@ from kiosk.connectors.base import (
     ConnectorPlugin,
     DisplayField,
     Probe,
+    ProbeProblem,
     Rejected,
     Request,
     Unreachable,
@@ -87,6 +92,8 @@ EXCERPT_CHARS = 120
 MAX_DETAIL_LINES = 10
 TOKEN_FILE_MAX_BYTES = 64 * 1024
 SERVER = "the job-track server"
+STATION_NOT_FOUND = "Station not found"
+NOT_PERFORMED = "Checkin not performed"
 MAY = "the check-in may or may not have been recorded"
 _HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -133,7 +140,8 @@ class JobTrackConfig(BackendConfig):
     @classmethod
     def _scheme(cls, value: str) -> str:
         if value and not _HTTP_TOKEN.fullmatch(value):
-            raise ValueError("must be one word such as Bearer or Token (no spaces, CR or LF), or empty for the bare token")
+            raise ValueError("must be one word such as Bearer or Token (no spaces, CR or LF), "
+                             "or empty for the bare token")
         return value
 
     @model_validator(mode="after")
@@ -179,7 +187,12 @@ class InvalidStationCode(ValueError):
 
 
 class TokenUnavailable(ConnectorError):
-    """The backend's token source is missing or unusable; the message names the source only."""
+    """The backend's token source is missing or unusable; the message names the source only.
+
+    ``key`` is ``token_env`` or ``token_file``; ``advice`` says what to do."""
+
+    def __init__(self, key: str, message: str, advice: str) -> None:
+        super().__init__(message, key=key, advice=advice)
 
 
 def station_segment(code: str) -> str:
@@ -194,37 +207,51 @@ def station_segment(code: str) -> str:
 
 
 def read_token(name: str, backend: JobTrackConfig) -> str | None:
-    """The API token from ``token_env`` or ``token_file``; None when neither is configured."""
+    """The API token from ``token_env`` or ``token_file``; None when neither is configured.
+
+    Raises ``TokenUnavailable`` naming the key and the source (never the token) with advice.
+    Only a regular file is read (a FIFO or device is refused, never opened for blocking
+    reads); a token file other users can read is used, with a warning in the log."""
     if backend.token_env:
-        token = os.environ.get(backend.token_env, "").strip()
+        var = backend.token_env
+        token = os.environ.get(var, "").strip()
         if not token:
             raise TokenUnavailable(
-                f"backend {name!r}: environment variable {backend.token_env} is not set or empty (it must hold the API token)"
+                "token_env", f"environment variable {var} is not set or empty (it must hold the API token)",
+                f"set {var} to the API token in the kiosk's environment (export {var}=..., or the service's "
+                "EnvironmentFile), then start again",
             )
-        source = f"environment variable {backend.token_env}"
+        key, source = "token_env", f"environment variable {var}"
     elif backend.token_file:
         path = backend.token_file
+        fix_file = f"put the API token on the first line of {path}, readable only by the kiosk user (chmod 600)"
         try:
             lines = read_small_file(path, TOKEN_FILE_MAX_BYTES).decode("utf-8").splitlines()
         except FileNotFoundError:
-            raise TokenUnavailable(f"backend {name!r}: token file {path} not found") from None
+            raise TokenUnavailable("token_file", f"token file {path} not found",
+                                   f"{fix_file}, or correct backends.{name}.token_file") from None
+        except PermissionError:
+            raise TokenUnavailable("token_file", f"cannot read token file {path} (permission denied)",
+                                   f"let the kiosk user read {path} (chown it to that user, chmod 600)") from None
         except FileRefused as exc:
-            raise TokenUnavailable(f"backend {name!r}: token file {path} {exc}") from None
+            raise TokenUnavailable("token_file", f"token file {path} {exc}", fix_file) from None
         except (OSError, UnicodeDecodeError) as exc:
             reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-            raise TokenUnavailable(f"backend {name!r}: cannot read token file {path} ({reason})") from None
-        loose = loose_permissions(path)
-        if loose:
-            log.warning("backend %r: token file %s is not private (%s); run: chmod 600 %s", name, path, loose, path)
+            raise TokenUnavailable("token_file", f"cannot read token file {path} ({reason})", fix_file) from None
         token = lines[0].strip() if lines else ""
         if not token:
-            raise TokenUnavailable(f"backend {name!r}: token file {path} is empty (the first line must hold the token)")
-        source = f"token file {path}"
+            raise TokenUnavailable("token_file", f"token file {path} is empty (the first line must hold the token)",
+                                   fix_file)
+        loose = loose_permissions(path)
+        if loose:
+            log.warning("backend %s: token file %s is not private (%s): run chmod 600 %s", name, path, loose, path)
+        key, source = "token_file", f"token file {path}"
     else:
         return None
     if not all(0x21 <= ord(ch) <= 0x7E for ch in token):
         raise TokenUnavailable(
-            f"backend {name!r}: the token in {source} has characters an HTTP header cannot carry (spaces, controls or non-ASCII)"
+            key, f"the token in {source} has characters an HTTP header cannot carry (spaces, controls or non-ASCII)",
+            f"the {source} must hold only the token itself (no quotes, spaces or other text)",
         )
     return token
 
@@ -395,6 +422,7 @@ class JobTrackConnector:
         self.base_url = backend.display_url
         self._where = self.base_url
         token = read_token(name, backend)
+        self._has_token = token is not None
         url, basic = split_credentials(backend.base_url)
         headers = {"Accept": "application/json", "User-Agent": "kiosk-jobtrack"}
         if basic is not None:
@@ -410,7 +438,8 @@ class JobTrackConnector:
 
     def station_url(self, station: str) -> httpx.URL:
         """The check-in URL with the station as one encoded segment, sent exactly as built."""
-        raw_path = self._base.raw_path.split(b"?", 1)[0].rstrip(b"/") + ENDPOINT.encode() + station_segment(station).encode()
+        prefix = self._base.raw_path.split(b"?", 1)[0].rstrip(b"/")
+        raw_path = prefix + ENDPOINT.encode() + station_segment(station).encode()
         # Giving raw_path keeps httpx from normalising or re-encoding the segment.
         return self._base.copy_with(raw_path=raw_path, query=None, fragment=None)
 
@@ -428,7 +457,8 @@ class JobTrackConnector:
             answer = await exchange(self._client, request, deadline_s=self.backend.timeout_s)
         except BadBody as exc:
             if 200 <= exc.status < 300:
-                message = f"{SERVER.capitalize()} answered HTTP {exc.status} with an answer it cannot read ({exc.message})"
+                message = f"{SERVER.capitalize()} answered HTTP {exc.status} with an answer it cannot read " \
+                          f"({exc.message})"
                 return _bad(exc.head, exc.headers, exc.status, message, unknown=True, more=True)
             return _bad(exc.head, exc.headers, exc.status, f"{_status_words(exc.status, exc.reason)} ({exc.message})",
                         more=True)
@@ -436,9 +466,66 @@ class JobTrackConnector:
             return self._unreachable(exc)
         return interpret(answer)
 
-    async def probe(self) -> Probe:
-        """GET the base URL: any HTTP answer (even 404/405) means the server is there."""
+    async def probe(self, station: str | None = None) -> Probe:
+        """Prove the base URL, the token and ``station`` with a check-in that checks nothing in.
+
+        POST ``{order_field: ""}`` (no operator) to the station's check-in URL. An empty
+        order identifier matches no order, so the vendor refuses it ("Order not found", or
+        "Station not found" for an unknown station): that refusal proves the base URL and the
+        token. 401/403 means the token was refused; a 404 without the vendor's refusal body
+        means there is no check-in API under base_url. Without a station only whether the
+        server answers at all is checked (GET base_url). Bounded like every request.
+        """
         started = time.perf_counter()
+        extra = {"base_url": self._where}
+        if station is None:
+            return await self._reachable(started, extra)
+        try:
+            url = self.station_url(station)
+        except InvalidStationCode as exc:
+            return Probe(ok=False, message=str(exc), extra=extra, problem="station")
+        request = self._client.build_request("POST", url, json={self.backend.order_field: ""})
+        try:
+            answer = await exchange(self._client, request, deadline_s=self.backend.timeout_s)
+        except BadBody as exc:
+            answer = BoundedResponse(exc.status, exc.reason, exc.headers, exc.head)
+        except ExchangeError as exc:
+            return Probe(ok=False, message=self._unreachable(exc).message, extra=extra, problem="unreachable")
+        latency_ms = (time.perf_counter() - started) * 1000
+        problem, message = self._judge_probe(answer, url, station, latency_ms)
+        return Probe(ok=not problem, message=message, http_status=answer.status, latency_ms=latency_ms,
+                     extra=extra, problem=problem)
+
+    def _judge_probe(self, answer: BoundedResponse, url: httpx.URL, station: str,
+                     latency_ms: float) -> tuple[ProbeProblem, str]:
+        status = answer.status
+        answered = f"{self._where} answered HTTP {status} {visible(cap_field(answer.reason, 60))}".rstrip()
+        try:
+            data, is_json = read_json(answer.content), True
+        except UnreadableJson:
+            data, is_json = None, False
+        refusal = _rejected(data, status) if status in (400, 404) and is_json else None
+        if status == 404 and refusal is not None and refusal.title != NOT_PERFORMED:
+            refusal = None  # a 404 from the check-in API itself always says "Checkin not performed"
+        shown = visible(repr(station))
+        if status in (401, 403):
+            missing = "" if self._has_token else " (no token is configured for this backend)"
+            return "token", f"token refused: {answered}{missing}"
+        if refusal is not None and STATION_NOT_FOUND in refusal.details:
+            return "station", (f'station {shown} not found: the server answered "{STATION_NOT_FOUND}" '
+                               "(base URL and token are right)")
+        if refusal is not None:
+            return "", (f"base URL and token accepted, station {shown} found "
+                        f"(an empty check-in was refused as expected, {latency_ms:.0f} ms)")
+        excerpt = _excerpt(answer.content) or "(empty body)"
+        if status == 404:
+            path = visible(url.raw_path.decode("ascii", "replace"))
+            return "base_url", f"wrong base_url: {answered} for the check-in path {path}"
+        if status >= 500 or status == 429:
+            return "server", f"server problem: {answered}: {excerpt}"
+        return "answer", f"{answered}, not like the job-track check-in API: {excerpt}"
+
+    async def _reachable(self, started: float, extra: dict[str, str]) -> Probe:
         try:
             answer = await exchange(self._client, self._client.build_request("GET", self._base),
                                     deadline_s=self.backend.timeout_s)
@@ -446,15 +533,11 @@ class JobTrackConnector:
         except BadBody as exc:
             status = exc.status
         except ExchangeError as exc:
-            return Probe(ok=False, message=self._unreachable(exc).message, extra={"base_url": self._where})
+            return Probe(ok=False, message=self._unreachable(exc).message, extra=extra, problem="unreachable")
         latency_ms = (time.perf_counter() - started) * 1000
-        return Probe(
-            ok=True,
-            message=f"The job-track server at {self._where} answered HTTP {status} in {latency_ms:.0f} ms",
-            http_status=status,
-            latency_ms=latency_ms,
-            extra={"base_url": self._where},
-        )
+        message = (f"{SERVER} at {self._where} answers (HTTP {status}, {latency_ms:.0f} ms); "
+                   "no profile uses this backend, so the token and a station were not checked")
+        return Probe(ok=True, message=message, http_status=status, latency_ms=latency_ms, extra=extra)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -462,9 +545,11 @@ class JobTrackConnector:
     def _unreachable(self, exc: ExchangeError) -> Unreachable:
         seconds = f"{self.backend.timeout_s:g} s"
         if isinstance(exc, DeadlineBeforeSend):
-            return Unreachable(f"Cannot connect to {SERVER} at {self._where} (no connection within {seconds})", sent=False)
+            return Unreachable(f"Cannot connect to {SERVER} at {self._where} (no connection within {seconds})",
+                               sent=False)
         if isinstance(exc, DeadlineAfterSend):
-            return Unreachable(f"The job-track server at {self._where} did not answer within {seconds}; {MAY}", sent=True)
+            return Unreachable(f"The job-track server at {self._where} did not answer within {seconds}; {MAY}",
+                               sent=True)
         reason = exc.reason if isinstance(exc, TransportFailed) else exc.message
         if not exc.sent:
             return Unreachable(f"Cannot connect to {SERVER} at {self._where} ({reason})", sent=False)

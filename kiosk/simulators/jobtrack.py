@@ -14,6 +14,14 @@ completed; order deleted; order on hold; order un-valid (unless the station allo
 job flow (every unmet ``requires`` message, error "Could not complete order").
 A success appends the station to the order's history and records the event.
 
+Authentication (the document does not describe it; the kiosk's default is assumed): with
+``token`` set, every request to the check-in path needs the header ``auth_header`` carrying
+``"{auth_scheme} {token}"`` (the bare token when the scheme is empty), else HTTP 401
+``{"error": "Unauthorized", "details": ["Missing or invalid API token"]}``. Paths outside
+the API answer 404 whatever the token. Without ``token`` no header is checked (demo, tests).
+An empty order identifier never matches an order, so ``kiosk doctor``'s probe (an empty
+check-in) is refused "Order not found" or "Station not found" and records nothing.
+
 Test and demo endpoints under ``/__sim__/`` (never subject to faults, never recorded):
 - ``GET /__sim__/events``: accepted check-ins, oldest first; ``DELETE`` clears them.
 - ``GET /__sim__/requests``: every API request received (method, raw path, headers, body);
@@ -287,10 +295,13 @@ def _field_text(value: Any) -> str | None:
 class JobTrackSim:
     """The simulated job-track server as an app for ``SimServer``; thread-safe."""
 
-    def __init__(self, data: SimData | None = None, order_field: str = "order", operator_field: str = "operator") -> None:
+    def __init__(self, data: SimData | None = None, order_field: str = "order", operator_field: str = "operator",
+                 *, token: str | None = None, auth_header: str = "Authorization", auth_scheme: str = "Bearer") -> None:
         self._initial = data if data is not None else demo_data()
         self.order_field = order_field
         self.operator_field = operator_field
+        self._auth_header = auth_header.lower()
+        self._credential = None if token is None else (f"{auth_scheme} {token}" if auth_scheme else token)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self.reset()
@@ -376,7 +387,7 @@ class JobTrackSim:
             down, status_fault, delay = self._take_faults()
         if down:
             return CLOSE_CONNECTION
-        answer = status_fault or self._api(method, path, body)
+        answer = status_fault or self._api(method, path, body, headers)
         if delay:
             self._stopping.wait(delay)
         return answer
@@ -401,10 +412,13 @@ class JobTrackSim:
             delay = faults.delay_s
         return False, status_answer, delay
 
-    def _api(self, method: str, path: str, body: bytes) -> Answer:
+    def _api(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Answer:
         segment = path[len(STATIONS_PREFIX):] if path.startswith(STATIONS_PREFIX) else ""
         if not segment or "/" in segment:
             return json_answer(404, {"error": "Not found", "details": [f"No such path: {path}"]})
+        if self._credential is not None and headers.get(self._auth_header) != self._credential:
+            return json_answer(401, {"error": "Unauthorized", "details": ["Missing or invalid API token"]},
+                               {"WWW-Authenticate": "Bearer"})
         if method != "POST":
             return json_answer(405, {"error": "Method not allowed", "details": ["Use POST"]}, {"Allow": "POST"})
         try:
