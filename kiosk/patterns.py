@@ -15,6 +15,7 @@ Where they differ on what matches: ``\\d``, ``\\w``, ``\\s`` and ``\\b`` are ASC
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import re2
@@ -59,7 +60,11 @@ def compile_pattern(text: str) -> Pattern:
     try:
         compiled = re2.compile(text, _OPTIONS)
     except re2.error as exc:
-        raise PatternError(f"not a pattern the kiosk can run in linear time ({_reason(exc)}); "
+        try:
+            re.compile(text)  # only to tell a typo from a feature RE2 leaves out; never used to match
+        except (re.error, RecursionError, OverflowError) as syntax:
+            raise PatternError(f"not a valid regular expression ({syntax})") from None
+        raise PatternError(f"uses what the kiosk cannot run in linear time ({_reason(exc)}): "
                            "back-references, look-around and repetition over 1000 are not supported") from None
     return Pattern(text, compiled)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -33,7 +34,7 @@ def test_a_catastrophic_backtracking_pattern_finishes_on_a_long_scan() -> None:
     (r"^OP(?=\d)", "invalid perl operator: (?="),
     (r"^(?!TEST)", "invalid perl operator"),
     ("x{1001}", "invalid repetition size"),
-    ("^(OP", "missing )"),
+    ("^(OP", "not a valid regular expression (missing ), unterminated subpattern"),
 ])
 def test_patterns_that_cannot_run_in_linear_time_are_refused_with_the_reason(text: str, words: str) -> None:
     with pytest.raises(PatternError) as caught:
@@ -63,3 +64,23 @@ def test_non_ascii_scans_match_by_character() -> None:
     assert compile_pattern("^.{3}$").search("Äöü")
     assert compile_pattern("(?i)^äb$").search("ÄB")
     assert not compile_pattern(r"^\d+$").search("١٢٣")  # Arabic-Indic digits: \d is ASCII in RE2
+
+
+def test_the_kiosk_classifies_long_scans_against_catastrophic_patterns(tmp_path: Path) -> None:
+    # With Python's re each of these scans takes about 2**45 steps in one of the patterns.
+    config = tmp_path / "kiosk.toml"
+    config.write_text("\n".join([
+        "[kiosk]", 'profile = "LP"', 'journal = "journal.sqlite3"', "",
+        "[backends.jt]", 'vendor = "jobtrack"', 'base_url = "http://127.0.0.1:9"', "timeout_s = 1", "",
+        "[lead]", "badge_pattern = '(b+)+$'", "",
+        "[[profiles]]", 'name = "LP"', 'backend = "jt"', 'station = "LP"', "operator_pattern = '(a+)+$'",
+        "job_patterns = ['(c+)+$']", "duplicate_window_s = 0", "",
+    ]), encoding="utf-8")
+    scans = "".join(f"{letter * 45}!\n" for letter in "abc") + "a" * 45 + "\n"
+    done = subprocess.run([sys.executable, "-m", "kiosk", "run", "--headless", "--config", str(config)],
+                          input=scans, capture_output=True, text=True, timeout=GENEROUS_S, cwd=REPO, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    # Scans no pattern claims are ignored; the last one matches the operator pattern.
+    assert [(line["scan"][:1], line["outcome"]) for line in lines] == [("a", "ignored"), ("b", "ignored"),
+                                                                      ("c", "ignored"), ("a", "operator")]

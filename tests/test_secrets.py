@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.connectors.http import redact_url, split_credentials
+from kiosk.connectors.base import redact_url
+from kiosk.connectors.http import split_credentials
 
 
 @pytest.mark.parametrize(("url", "shown"), [

@@ -23,11 +23,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from kiosk.connectors.http import redact_url
 
 Combine = Literal["none", "latest"]
 
@@ -67,16 +65,29 @@ def check_base_url(value: str) -> str:
     if not re.match(r"^https?://", value, re.IGNORECASE):
         raise ValueError("must start with http:// or https:// followed by a host")
     try:
-        url = httpx.URL(value)
-    except httpx.InvalidURL as exc:
-        unclosed = "[" in value.split("/")[2] and "]" not in value.split("/")[2]
-        why = "'[' of an IPv6 address without its ']'" if unclosed else str(exc)
-        raise ValueError(f"is not a valid URL ({why})") from None
-    if not url.host:
+        url = urlsplit(value)
+        host, port = url.hostname, url.port
+    except ValueError as exc:
+        authority = value.split("/")[2]
+        if "[" in authority and "]" not in authority:
+            raise ValueError("is not a valid URL ('[' of an IPv6 address without its ']')") from None
+        if "port" in str(exc).lower():
+            raise ValueError(f"has port {authority.rpartition(':')[2]!r}, which is not a number "
+                             "from 1 to 65535") from None
+        raise ValueError(f"is not a valid URL ({exc})") from None
+    if not host:
         raise ValueError("must start with http:// or https:// followed by a host")
-    if url.port is not None and not 1 <= url.port <= 65535:
-        raise ValueError(f"port {url.port} is out of range (1 to 65535)")
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"has port {port}, which is not a number from 1 to 65535")
     return value.rstrip("/")
+
+
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)@")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any ``user:password@`` shown as ``***@``; works on URLs that do not parse."""
+    return _USERINFO.sub(r"\1***@", url, count=1)
 
 
 State = Mapping[str, Any]

@@ -18,9 +18,9 @@ request headers is handed to the socket (httpcore's trace of ``send_request_head
 
 ``read_json()`` parses an answer body without ever raising RecursionError or accepting
 invalid UTF-8; ``cap_field()`` cuts one vendor value to what a screen or journal row shows.
-``redact_url()`` hides the ``user:password@`` of a URL wherever it is shown or logged, and
-``split_credentials()`` moves it into a Basic ``Authorization`` value, so the URL httpx
-sends and logs carries no password.
+``split_credentials()`` moves the ``user:password@`` of a URL into a Basic
+``Authorization`` value, so the URL httpx sends and logs carries no password (what is
+shown uses ``base.redact_url``).
 """
 
 from __future__ import annotations
@@ -334,14 +334,6 @@ def cap_field(value: str, limit: int = FIELD_MAX_CHARS) -> str:
 
 
 # --- credentials in a URL --------------------------------------------------------------------
-
-_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)@")
-
-
-def redact_url(url: str) -> str:
-    """``url`` with any ``user:password@`` shown as ``***@``; works on URLs that do not parse."""
-    return _USERINFO.sub(r"\1***@", url, count=1)
-
 
 def split_credentials(url: str) -> tuple[str, str | None]:
     """(``url`` without its userinfo, the Basic ``Authorization`` value for it or None)."""
