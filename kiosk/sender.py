@@ -85,7 +85,7 @@ class Sender:
                 continue
             lane.waiting = max(lane.waiting, 1)
             now = lane.clock()
-            wait = max(lane.blocked_until - now, (row.next_attempt_at or 0) - self._wall(),
+            wait = max(lane.blocked_until - now, lane.row_wait(row.next_attempt_at, self._wall()),
                        lane.bucket.wait_time(now))
             if wait > 0:
                 await lane.sleep_or_wake(wait)

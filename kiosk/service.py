@@ -116,9 +116,12 @@ class StationService:
 
     async def start(self) -> None:
         """Settle scans a crash left in flight, count the outbox, start one sender per lane."""
+        wall = self.wall()
         for row in self._read(lambda: self.journal.outbox()):
             if row.status == "sending":
                 self._settle_interrupted(row)
+            elif row.next_attempt_at is not None and row.backend in self.lanes:
+                self._cap_retry_time(row, wall)
         counts = self._read(self.journal.outbox_counts)
         for name, lane in self.lanes.items():
             lane.waiting = counts.get(name, 0)
@@ -142,6 +145,15 @@ class StationService:
             except Exception as exc:  # pruning is housekeeping: a failure must not stop scanning
                 log.warning("pruning the journal failed: %s", exc)
             await asyncio.sleep(PRUNE_EVERY_S)
+
+    def _cap_retry_time(self, row: ScanRow, wall: float) -> None:
+        """A retry time journaled beyond the backend's ``retry_after_max_s`` (by a kiosk before
+        the cap, or with a larger cap) is brought back to it: no restart keeps a scan for years."""
+        limit = wall + self.lanes[row.backend].retry_after_max_s
+        if row.next_attempt_at is not None and row.next_attempt_at > limit:
+            log.warning("scan %s was to wait %.0f s more; waiting %.0f s (retry_after_max_s) instead",
+                        row.id, row.next_attempt_at - wall, limit - wall)
+            self._write(row.id, next_attempt_at=limit)
 
     def _settle_interrupted(self, row: ScanRow) -> bool:
         """A row whose request the kiosk stopped in flight: unknown whether the vendor has it.
