@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from conftest import BurstSim, order_code
+
 from kiosk.config import load_config
 from kiosk.journal import Journal
 from kiosk.runtime import Runtime, build_runtime
