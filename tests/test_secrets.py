@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
+from conftest import BurstSim, order_code
+from rich.console import Console
 
 from kiosk.connectors.base import redact_url
 from kiosk.connectors.http import split_credentials
+from kiosk.runtime import build_runtime
 
 
 @pytest.mark.parametrize(("url", "shown"), [
@@ -22,3 +34,84 @@ def test_split_credentials_moves_userinfo_into_a_basic_header() -> None:
     assert split_credentials("http://us%40er:p%3Ass@host:8080/api") == ("http://host:8080/api",
                                                                         "Basic dXNAZXI6cDpzcw==")
     assert split_credentials("http://host/api") == ("http://host/api", None)
+
+
+# --- through the real paths ---------------------------------------------------------------------
+
+PASSWORD = "pa@55word"  # an "@" in it defeated the old redaction, which showed "55word@host"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def url_with_password(url: str) -> str:
+    return url.replace("http://", f"http://kiosk:{PASSWORD}@", 1)
+
+
+def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kiosk", *args], input=stdin, capture_output=True, text=True,
+                          timeout=60, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
+
+
+def assert_no_password(*texts: str) -> None:
+    for text in texts:
+        assert "55word" not in text and "pa%4055word" not in text
+
+
+def test_verbose_http_log_lines_carry_no_password_and_the_server_gets_basic_auth(
+        burst_sim: BurstSim, write_config) -> None:
+    config = write_config(url_with_password(burst_sim.url))
+    done = run_cli("-v", "run", "--headless", "--config", str(config), stdin=f"{order_code(1)}\n")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["outcome"] == "ok"
+    assert "HTTP Request: POST http://127.0.0.1:" in done.stderr  # httpx logged the request ...
+    assert_no_password(done.stdout, done.stderr)  # ... without the password
+    (request,) = [r for r in burst_sim.sim.requests() if r["method"] == "POST"]
+    expected = "Basic " + base64.b64encode(f"kiosk:{PASSWORD}".encode()).decode()
+    assert request["headers"]["authorization"] == expected
+
+
+def test_doctor_never_shows_the_password(write_config, closed_port: int) -> None:
+    config = write_config(url_with_password(f"http://127.0.0.1:{closed_port}"))
+    done = run_cli("doctor", "--config", str(config))
+    assert done.returncode == 1
+    assert "base_url = http://***@127.0.0.1:" in done.stdout  # the hint names the redacted URL
+    assert_no_password(done.stdout, done.stderr)
+
+
+async def test_diagnostics_and_configuration_screens_never_show_the_password(jobtrack_sim, tmp_path: Path) -> None:
+    from test_tui import PIN
+    from test_tui import write_config as tui_config
+
+    from kiosk.tui.app import KioskApp
+    from kiosk.tui.screens import ConfigScreen, DiagnosticsScreen, LeadMenuScreen, PinScreen
+
+    app = KioskApp(build_runtime(tui_config(tmp_path, url_with_password(jobtrack_sim.url))))
+    async with app.run_test(size=(200, 50)) as pilot:
+        await pilot.pause()
+        await pilot.press("f3")
+        await until(pilot, lambda: isinstance(app.screen, PinScreen))
+        await pilot.press(*PIN, "enter")
+        await until(pilot, lambda: isinstance(app.screen, LeadMenuScreen))
+        await pilot.press("down", "down", "enter")
+        await until(pilot, lambda: isinstance(app.screen, DiagnosticsScreen))
+        await pilot.pause()
+        diagnostics = rendered(app.screen.query_one("#diagnostics-body").content)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, LeadMenuScreen))
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfigScreen))
+        configuration = rendered(app.screen.query_one("#config-body").content)
+    assert "http://***@127.0.0.1:" in diagnostics and "http://***@127.0.0.1:" in configuration
+    assert_no_password(diagnostics, configuration)
+
+
+def rendered(content: object) -> str:
+    console = Console(width=300, file=io.StringIO(), record=True)
+    console.print(content)
+    return console.export_text()
+
+
+async def until(pilot, condition, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await pilot.pause(0.02)

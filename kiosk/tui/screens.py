@@ -22,8 +22,16 @@ from textual.widgets.option_list import Option
 
 from kiosk.results import ScanResult
 from kiosk.tui.bigtext import BigText
-from kiosk.tui.widgets import (HealthLine, ResultPanel, ScanHistory, SessionCounters, StationBar, local_time,
-                               plain, scanner_table)
+from kiosk.tui.widgets import (
+    HealthLine,
+    ResultPanel,
+    ScanHistory,
+    SessionCounters,
+    StationBar,
+    local_time,
+    plain,
+    scanner_table,
+)
 
 if TYPE_CHECKING:
     from kiosk.tui.app import KioskApp
@@ -358,11 +366,12 @@ def config_summary(config) -> Text:  # type: ignore[no-untyped-def]
                            f"allow_quit {config.kiosk.allow_quit}, bell {config.kiosk.bell}"))
     for name, b in config.backends.items():
         text.append("\nBackend ", style="bold")
-        text.append_text(plain(f"{name}: {b.vendor} {b.base_url} timeout {b.timeout_s} s; token "))
-        if b.token_env:
-            text.append_text(plain(f"from environment variable {b.token_env}"))
-        elif b.token_file:
-            text.append_text(plain(f"from file {b.token_file}"))
+        text.append_text(plain(f"{name}: {b.vendor} {b.display_url} timeout {b.timeout_s} s; token "))
+        token_env, token_file = getattr(b, "token_env", None), getattr(b, "token_file", None)
+        if token_env:
+            text.append_text(plain(f"from environment variable {token_env}"))
+        elif token_file:
+            text.append_text(plain(f"from file {token_file}"))
         else:
             text.append("none")
     for p in config.profiles:
