@@ -564,8 +564,10 @@ class StationService:
             lane.wake()
             if from_sender:
                 return None  # still waiting: nothing new to report
-            return self._queued_result(scan, row_id, send, (f"{lane.waiting} waiting", title),
-                                       latency_ms=latency_ms, http_status=status_code)
+            # An unknown outcome says so: the vendor may have it, and it is sent again.
+            shown = (f"{lane.waiting} waiting", title) + (
+                (f"{self._unknown_title(profile)}: it is sent again",) if unknown else ())
+            return self._queued_result(scan, row_id, send, shown, latency_ms=latency_ms, http_status=status_code)
         self._leave_outbox(lane, from_sender)
         if from_sender:
             self._write(row_id, status="parked", outcome=Outcome.PARKED, title=title, details=details,

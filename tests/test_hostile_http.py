@@ -5,7 +5,7 @@ rule: drip the headers, the body or chunked data one byte at a time, flood ``102
 Processing``, send a gzip bomb or a 50 MB field, or answer 2xx with a body nobody can read.
 Each case goes through ``exchange()``, the one bounded request every connector makes, then
 through the job-track connector (a 2xx it cannot read is "unknown whether checked in", never
-a refusal), and the drip case through the headless CLI with SIGTERM.
+a refusal), and the drip case through the headless CLI with SIGTERM and on the Textual screen.
 
 No timing assertions: a drip case proves the deadline by the error it gets (the server
 never stops dripping, and each byte comes far inside any per-read timeout). ``HANG_GUARD_S``
@@ -57,6 +57,7 @@ from kiosk.connectors.http import (
 )
 from kiosk.connectors.jobtrack import JobTrackConfig
 from kiosk.journal import Journal
+from kiosk.runtime import build_runtime
 
 HANG_GUARD_S = 60.0
 DEADLINE_S = 0.5
@@ -536,6 +537,27 @@ def _with_status(behaviour: Behaviour, status: int) -> Behaviour:
     return answer
 
 
+# --- an unreadable 2xx through the headless CLI: unknown, never "NOT checked in" --------------------
+
+
+@pytest.mark.parametrize(("on_unknown", "outcome"), [("resend", "queued"), ("park", "parked")])
+@pytest.mark.parametrize("case", ["empty object", "204 no content", "invalid UTF-8", "nested 100,000 deep"], ids=str)
+def test_headless_an_unreadable_2xx_is_unknown_and_says_so(serve, write_config, case: str, on_unknown: str,
+                                                          outcome: str) -> None:
+    server = serve(UNREADABLE_2XX[case])
+    config = write_config(server.url, profile={"on_unknown": on_unknown})
+    done = subprocess.run([sys.executable, "-m", "kiosk", "run", "--headless", "--config", str(config)],
+                          input=b"72544\n", capture_output=True, timeout=HANG_GUARD_S, cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
+    assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr
+    (line,) = [json.loads(text) for text in done.stdout.splitlines()]
+    assert line["outcome"] == outcome
+    shown = " ".join([line["title"], *line["details"]])
+    assert "Unknown whether checked in" in shown
+    if outcome == "parked":  # the lead who decides sees why
+        assert "the check-in may or may not have been recorded" in shown
+
+
 # --- the drip case through the headless CLI, ended by SIGTERM -------------------------------------
 
 
@@ -570,3 +592,36 @@ def test_sigterm_ends_a_kiosk_waiting_on_a_dripping_vendor_and_keeps_the_scan_as
     finally:
         journal.close()
     assert (row.text, row.status, row.title) == ("72544", status, "Unknown whether checked in")
+
+
+# --- the drip case on the Textual screen ---------------------------------------------------------
+
+
+async def test_the_screen_answers_keys_while_a_vendor_drips_and_the_scan_ends_unknown(serve, tmp_path: Path) -> None:
+    from test_tui import write_config as tui_config
+
+    from kiosk.tui.app import KioskApp
+    from kiosk.tui.screens import MainScreen, PinScreen
+
+    server = serve(drip_chunked)
+    app = KioskApp(build_runtime(tui_config(tmp_path, server.url)))  # timeout_s = 2
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press(*"72544", "enter")
+        await until(pilot, lambda: bool(server.seen.requests))
+        assert app.inbox.processing is not None  # the check-in is in flight ...
+        await pilot.press("f3")  # ... and the screen still takes keys
+        await until(pilot, lambda: isinstance(app.screen, PinScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+        await until(pilot, lambda: bool(app.results), timeout=HANG_GUARD_S)
+        result = app.results[-1]
+    assert (result.scan, result.outcome) == ("72544", "queued")
+    assert result.details == ("1 waiting", "No answer from the server", "Unknown whether checked in: it is sent again")
+
+
+async def until(pilot, condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await pilot.pause(0.02)
