@@ -1,8 +1,9 @@
 """Small files the kiosk reads whole (config, token): bounded, regular files only.
 
-``read_small_file`` opens without blocking and checks what it opened before reading, so a
-FIFO, a device (``/dev/zero``) or a folder is refused instead of hanging start-up or
-filling memory, and it never reads more than ``max_bytes + 1`` bytes. ``loose_permissions``
+``read_small_file`` checks what the path is before opening it (and what it opened, without
+blocking, before reading), so a FIFO, a device (``/dev/zero``) or a folder is refused
+instead of hanging start-up or filling memory, and it never reads more than
+``max_bytes + 1`` bytes. ``loose_permissions``
 says when a secret file can be read by other users, as ssh does for private keys.
 """
 
@@ -32,12 +33,11 @@ def read_small_file(path: Path, max_bytes: int) -> bytes:
     Raises ``FileRefused`` for anything else, and ``OSError`` (FileNotFoundError,
     PermissionError ...) when it cannot be opened or read.
     """
+    _refuse_unless_regular(os.stat(path).st_mode)  # a FIFO is never opened (that would wake its writer)
+    # Checked again on what was opened, in case the path changed in between.
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
-            raise FileRefused(f"is {kind}, not a regular file")
+        _refuse_unless_regular(os.fstat(fd).st_mode)
         chunks: list[bytes] = []
         left = max_bytes + 1
         while left > 0:
@@ -52,6 +52,12 @@ def read_small_file(path: Path, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise FileRefused(f"is larger than {_size(max_bytes)}")
     return data
+
+
+def _refuse_unless_regular(mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+        raise FileRefused(f"is {kind}, not a regular file")
 
 
 def loose_permissions(path: Path) -> str | None:
