@@ -430,6 +430,8 @@ class JobTrackConnector:
         if token is not None:
             headers[backend.auth_header] = f"{backend.auth_scheme} {token}" if backend.auth_scheme else token
         self._base = httpx.URL(url)
+        self._urls: dict[str, httpx.URL] = {}
+        """Built check-in URLs by station (building one parses the URL again)."""
         self._client = httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(backend.timeout_s),
                                          transport=transport)
 
@@ -438,6 +440,14 @@ class JobTrackConnector:
 
     def station_url(self, station: str) -> httpx.URL:
         """The check-in URL with the station as one encoded segment, sent exactly as built."""
+        url = self._urls.get(station)
+        if url is None:
+            url = self._build_url(station)
+            if len(self._urls) < 64:  # a station has a handful of codes; never grow without bound
+                self._urls[station] = url
+        return url
+
+    def _build_url(self, station: str) -> httpx.URL:
         prefix = self._base.raw_path.split(b"?", 1)[0].rstrip(b"/")
         raw_path = prefix + ENDPOINT.encode() + station_segment(station).encode()
         # Giving raw_path keeps httpx from normalising or re-encoding the segment.
