@@ -6,8 +6,9 @@ state changes go to stderr. It ends with status 0 at end of input, after finishi
 scan read (``--drain`` then waits for the outbox), or on SIGTERM/SIGINT, after giving the
 scans already read ``STOP_GRACE_S`` to finish: a request still in flight then is cancelled
 and journaled as unknown (queued to be sent again, or parked per ``on_unknown``), and
-scans not yet processed stay in the journal for the next start. Status 2: the kiosk cannot start (config, journal, token); status 3: the journal
-stopped taking writes while running, so scans are no longer accepted.
+scans not yet processed stay in the journal for the next start. Status 2: the kiosk cannot
+start (config, journal, token); status 3: the journal stopped taking writes while running,
+so scans are no longer accepted.
 """
 
 from __future__ import annotations
