@@ -57,7 +57,6 @@ from kiosk.connectors.http import (
 )
 from kiosk.connectors.jobtrack import JobTrackConfig
 from kiosk.journal import Journal
-from kiosk.runtime import build_runtime
 
 HANG_GUARD_S = 60.0
 DEADLINE_S = 0.5
@@ -598,16 +597,14 @@ def test_sigterm_ends_a_kiosk_waiting_on_a_dripping_vendor_and_keeps_the_scan_as
 
 
 async def test_the_screen_answers_keys_while_a_vendor_drips_and_the_scan_ends_unknown(serve, tmp_path: Path) -> None:
-    from test_tui import write_config as tui_config
+    from tuikit import kiosk, scan, until
+    from tuikit import write_config as tui_config
 
-    from kiosk.tui.app import KioskApp
     from kiosk.tui.screens import MainScreen, PinScreen
 
     server = serve(drip_chunked)
-    app = KioskApp(build_runtime(tui_config(tmp_path, server.url)))  # timeout_s = 2
-    async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
-        await pilot.press(*"72544", "enter")
+    async with kiosk(tui_config(tmp_path, server.url)) as (app, pilot):  # timeout_s = 2
+        await scan(pilot, "72544")
         await until(pilot, lambda: bool(server.seen.requests))
         assert app.inbox.processing is not None  # the check-in is in flight ...
         await pilot.press("f3")  # ... and the screen still takes keys
@@ -618,10 +615,3 @@ async def test_the_screen_answers_keys_while_a_vendor_drips_and_the_scan_ends_un
         result = app.results[-1]
     assert (result.scan, result.outcome) == ("72544", "queued")
     assert result.details == ("1 waiting", "No answer from the server", "Unknown whether checked in: it is sent again")
-
-
-async def until(pilot, condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.02)

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,6 @@ from rich.console import Console
 
 from kiosk.connectors.base import redact_url
 from kiosk.connectors.http import split_credentials
-from kiosk.runtime import build_runtime
 
 
 @pytest.mark.parametrize(("url", "shown"), [
@@ -78,26 +76,23 @@ def test_doctor_never_shows_the_password(write_config, closed_port: int) -> None
 
 
 async def test_diagnostics_and_configuration_screens_never_show_the_password(jobtrack_sim, tmp_path: Path) -> None:
-    from test_tui import PIN
-    from test_tui import write_config as tui_config
+    from tuikit import PIN, kiosk, person, until
+    from tuikit import write_config as tui_config
 
-    from kiosk.tui.app import KioskApp
     from kiosk.tui.screens import ConfigScreen, DiagnosticsScreen, LeadMenuScreen, PinScreen
 
-    app = KioskApp(build_runtime(tui_config(tmp_path, url_with_password(jobtrack_sim.url))))
-    async with app.run_test(size=(200, 50)) as pilot:
-        await pilot.pause()
+    async with kiosk(tui_config(tmp_path, url_with_password(jobtrack_sim.url)), size=(200, 50)) as (app, pilot):
         await pilot.press("f3")
         await until(pilot, lambda: isinstance(app.screen, PinScreen))
-        await pilot.press(*PIN, "enter")
-        await until(pilot, lambda: isinstance(app.screen, LeadMenuScreen))
-        await pilot.press("down", "down", "enter")
-        await until(pilot, lambda: isinstance(app.screen, DiagnosticsScreen))
+        await person(pilot, PIN)
+        await until(pilot, lambda: isinstance(app.screen, DiagnosticsScreen))  # F3 + PIN: diagnostics
         await pilot.pause()
         diagnostics = rendered(app.screen.query_one("#diagnostics-body").content)
         await pilot.press("escape")
+        await until(pilot, lambda: len(app.screen_stack) == 1)
+        await pilot.press("f2")  # still lead: the menu
         await until(pilot, lambda: isinstance(app.screen, LeadMenuScreen))
-        await pilot.press("down", "enter")
+        await pilot.press("down", "down", "down", "enter")
         await until(pilot, lambda: isinstance(app.screen, ConfigScreen))
         configuration = rendered(app.screen.query_one("#config-body").content)
     assert "http://***@127.0.0.1:" in diagnostics and "http://***@127.0.0.1:" in configuration
@@ -108,10 +103,3 @@ def rendered(content: object) -> str:
     console = Console(width=300, file=io.StringIO(), record=True)
     console.print(content)
     return console.export_text()
-
-
-async def until(pilot, condition, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.02)
