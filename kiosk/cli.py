@@ -49,14 +49,19 @@ def _parser() -> argparse.ArgumentParser:
     monitor.add_argument("--config", required=True, type=Path)
     monitor.add_argument("--scanner", help="only this scanner (default: all configured)")
 
-    journal = sub.add_parser("journal", help="export or summarise the scan journal")
+    journal = sub.add_parser("journal", help="export or summarise the scan journal (read-only: "
+                                             "works while the kiosk runs)")
     journal.add_argument("--config", required=True, type=Path)
     journal_sub = journal.add_subparsers(dest="journal_command", required=True, metavar="ACTION")
-    export = journal_sub.add_parser("export", help="write scans to stdout")
-    export.add_argument("--since", help="ISO date or time, e.g. 2026-11-21 or 2026-11-21T06:00")
-    export.add_argument("--format", choices=["csv", "jsonl"], default="jsonl")
+    export = journal_sub.add_parser("export", help="write scans to stdout (progress on a terminal's stderr)")
+    export.add_argument("--since", help="ISO date or time, no zone = UTC (e.g. 2026-11-21 or "
+                                        "2026-11-21T06:00), or 'all' (the default)")
+    export.add_argument("--format", choices=["csv", "jsonl"], default="jsonl",
+                        help="jsonl: every value exact; csv: for spreadsheets (control characters "
+                             "shown as <ESC>, <LF> ..., formula-like cells prefixed with ')")
     stats = journal_sub.add_parser("stats", help="counts by outcome and by hour")
-    stats.add_argument("--since", help="ISO date or time")
+    stats.add_argument("--since", help="ISO date or time (no zone = UTC), or 'all' for the whole journal; "
+                                       "default: since local midnight today")
 
     sub.add_parser("hash-pin", help="print a salted hash of a lead PIN for [lead] pin_hash")
     return p
@@ -128,25 +133,9 @@ def _devices(args: argparse.Namespace) -> int:
 
 
 def _journal(args: argparse.Namespace) -> int:
-    from kiosk.journal import Journal, JournalError, format_stats
+    from kiosk.journal_cli import run_journal
 
-    config = _load(args.config)
-    if not config.journal_path.exists():
-        raise _Exit(1, f"{config.journal_path}: no journal yet (the kiosk has not run with this config)")
-    try:
-        journal = Journal.open(config.journal_path, config.kiosk.journal_retention_days)
-    except JournalError as exc:
-        raise _Exit(3, str(exc)) from None
-    try:
-        if args.journal_command == "export":
-            journal.export(sys.stdout, since=args.since, fmt=args.format)
-        else:
-            print(format_stats(journal.stats(since=args.since)))
-    except ValueError as exc:
-        raise _Exit(2, str(exc)) from None
-    finally:
-        journal.close()
-    return 0
+    return run_journal(_load(args.config), args.journal_command, args.since, getattr(args, "format", "jsonl"))
 
 
 def _hash_pin(args: argparse.Namespace) -> int:

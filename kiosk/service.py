@@ -27,8 +27,8 @@ from typing import Any, Callable
 
 from devices.events import UnreadableEvent
 from kiosk.config import Config, ProfileConfig
-from kiosk.connectors.base import (Accepted, ActionSpec, Answer, BadAnswer, Connector, DisplayField, Rejected,
-                                   Unreachable)
+from kiosk.connectors.base import (Accepted, ActionSpec, Answer, BadAnswer, Connector, DisplayField, LocalReply,
+                                   Rejected, Request, State, Unreachable)
 from kiosk.connectors.registry import plugin_for
 from kiosk.journal import Journal, ScanRow
 from kiosk.lanes import Lane
@@ -73,6 +73,8 @@ class StationService:
         """Scan seq -> journal row of a job scan waiting for an operator badge."""
         self._received: dict[int, int] = {}
         """Scan seq -> journal row written on arrival by ``receive``."""
+        self._states: dict[str, State] = {}
+        """Action state per station (``_state_key``), as journaled."""
         self._processing: int | None = None
         self._processing_row: int | None = None
         """The scan ``process`` is handling, once its row is written."""
@@ -100,8 +102,9 @@ class StationService:
         for row in self._read(lambda: self.journal.outbox()):
             if row.status == "sending":
                 self._settle_interrupted(row)
+        counts = self._read(self.journal.outbox_counts)
         for name, lane in self.lanes.items():
-            lane.waiting = self._read(lambda: self.journal.outbox_count(name))
+            lane.waiting = counts.get(name, 0)
         for sender in self.senders.values():
             sender.start()
 
@@ -186,7 +189,8 @@ class StationService:
 
     def _add(self, scan: Scan, kind: str | None, status: str, operator: str | None,
              backend: str, outcome: str | None = None, title: str | None = None,
-             details: tuple[str, ...] = ()) -> int:
+             details: tuple[str, ...] = (), *, request: Request | None = None,
+             fields: tuple[DisplayField, ...] = ()) -> int:
         """Write the scan's row: a new one, or the row ``receive`` wrote when it arrived."""
         if scan.seq == self._processing:
             self._processing_row = scan.seq
@@ -194,7 +198,9 @@ class StationService:
         if received is not None:
             self._write(received, kind=kind or "unknown", status=status, outcome=outcome, title=title,
                         details=details, operator=operator, backend=backend, profile=self.profile.name,
-                        station=self.profile.station)
+                        station=self.profile.station, fields=fields,
+                        action=request.action if request else None,
+                        request=request.as_json() if request else None)
             return received
         text, raw = _stored(scan, kind)
         try:
@@ -202,7 +208,8 @@ class StationService:
                 scanner=scan.scanner, source=scan.source, profile=self.profile.name,
                 station=self.profile.station, backend=backend, operator=operator, kind=kind or "unknown",
                 text=text, raw=raw, symbology=scan.symbology, status=status, outcome=outcome,
-                title=title, details=details)
+                title=title, details=details, fields=fields, action=request.action if request else None,
+                request=request.as_json() if request else None)
         except Exception as exc:
             self._journal_failed(exc)
             raise AssertionError("unreachable")  # _journal_failed raises
@@ -347,39 +354,53 @@ class StationService:
         lane = self.lanes[send.backend]
         now = self.clock()
         row_id = self._held_rows.pop(scan.seq, None)
+        request = send.request()
+        spec = self.action_spec(profile)
+        if spec.step is not None:
+            step = spec.step(self.action_state_of(profile), request, self.wall())
+            self._keep_state(profile, step.state)
+            if step.reply is not None or step.request is None:
+                reply = step.reply or LocalReply("ignored", "Nothing to send")
+                return self._final(scan, row_id, send, reply.outcome, reply.title, reply.details,
+                                   fields=reply.fields, request=request)
+            request = step.request
         waiting = lane.waiting
         queues = self._queues(profile)
         if not queues and waiting:
             return self._final(scan, row_id, send, Outcome.ERROR, "Not sent: earlier scans are waiting",
                                (f"{waiting} earlier scan(s) for this server are still waiting to be sent.",
-                                "Scan again when they have gone out."))
+                                "Scan again when they have gone out."), request=request)
         live = not queues or (not waiting and not lane.blocked(now) and not lane.in_flight)
         if live and not lane.bucket.try_take(now):
             if not queues:
                 wait = lane.bucket.wait_time(now)
                 return self._final(scan, row_id, send, Outcome.ERROR, "Request budget used up",
-                                   (f"Too many scans for this backend: try again in {wait:.0f} s.",))
+                                   (f"Too many scans for this backend: try again in {wait:.0f} s.",),
+                                   request=request)
             live = False
         status = "sending" if live else "pending"
         if row_id is None:
-            row_id = self._add(scan, "job", status, send.operator, send.backend)
+            row_id = self._add(scan, "job", status, send.operator, send.backend, request=request)
         else:
-            self._write(row_id, status=status, operator=send.operator, outcome=None, title=None, details=())
+            self._write(row_id, status=status, operator=send.operator, outcome=None, title=None, details=(),
+                        action=request.action, request=request.as_json())
         if not live:
             lane.waiting += 1
             self.station.confirm_sent(send.identifier, send.station, now)
             lane.wake()
-            return self._queued_result(scan, row_id, send, (f"{lane.waiting} waiting",), replay=send.held)
+            wait = max(0.0, lane.blocked_until - now, lane.bucket.wait_time(now))
+            note = f"sending in {wait:.0f} s" if wait >= 1 else "waiting"
+            return self._queued_result(scan, row_id, send, (f"{lane.waiting} {note}",), replay=send.held)
         lane.in_flight = True
         try:
-            answer = await self._perform(lane, send)
+            answer = await self._perform(lane, request)
         finally:
             lane.in_flight = False
             lane.wake()
         latency_ms = (self.clock() - scan.t_last) * 1000 if scan.t_last is not None else None
         lane.last_latency_ms = latency_ms
-        result = self._settle(row_id, scan, send, answer, attempts=1, origin="held" if send.held else "live",
-                              latency_ms=latency_ms)
+        result = self._settle(row_id, scan, send, request, answer, attempts=1,
+                              origin="held" if send.held else "live", latency_ms=latency_ms)
         assert result is not None
         return result
 
@@ -392,14 +413,16 @@ class StationService:
                                 latency_ms=latency_ms, http_status=http_status)
 
     def _final(self, scan: Scan, row_id: int | None, send: Send, outcome: str, title: str,
-               details: tuple[str, ...]) -> ScanResult:
+               details: tuple[str, ...], *, fields: tuple[DisplayField, ...] = (),
+               request: Request | None = None) -> ScanResult:
         if row_id is None:
-            row_id = self._add(scan, "job", "done", send.operator, send.backend, outcome, title, details)
+            row_id = self._add(scan, "job", "done", send.operator, send.backend, outcome, title, details,
+                               request=request, fields=fields)
         else:
-            self._write(row_id, status="done", outcome=outcome, title=title, details=details)
-        return self._result_for(scan, row_id, outcome, title, details, send=send)
+            self._write(row_id, status="done", outcome=outcome, title=title, details=details, fields=fields)
+        return self._result_for(scan, row_id, outcome, title, details, send=send, fields=fields)
 
-    def _settle(self, row_id: int, scan: Scan, send: Send, answer: Answer, *, attempts: int,
+    def _settle(self, row_id: int, scan: Scan, send: Send, request: Request, answer: Answer, *, attempts: int,
                 origin: str, latency_ms: float | None) -> ScanResult | None:
         """Record a connector's answer for a journal row and turn it into a result.
 
@@ -411,12 +434,15 @@ class StationService:
         from_sender = origin == "sender"
         profile = self._profile_named(send.profile)
         lane = self.lanes[send.backend]
-        common: dict[str, Any] = dict(attempts=attempts, latency_ms=latency_ms)
+        common: dict[str, Any] = {"attempts": attempts, "latency_ms": latency_ms}
+        spec = self.action_spec(profile)
+        if spec.settle is not None:
+            self._keep_state(profile, spec.settle(self.action_state_of(profile), request, answer, self.wall()))
         if isinstance(answer, Accepted):
             lane.note_success()
             self._leave_outbox(lane, from_sender)
             self._write(row_id, status="done", outcome=Outcome.OK, title=answer.title, details=(),
-                        http_status=answer.http_status, **_answer_columns(answer.fields), **common)
+                        http_status=answer.http_status, fields=answer.fields, **common)
             self.station.confirm_sent(send.identifier, send.station, self.clock())
             return self._result_for(scan, row_id, Outcome.OK, answer.title, (), send=send, fields=answer.fields,
                                     replay=replay, latency_ms=latency_ms, http_status=answer.http_status)
@@ -489,23 +515,75 @@ class StationService:
     async def replay(self, row: ScanRow) -> None:
         """Send one outbox row again and report its outcome when it is final."""
         profile = self._profile_for(row)
+        lane = self.lanes[row.backend]
+        if self.action_spec(profile).combine == "latest" and self._combined(row, lane):
+            return
+        request = self._request_of(row, profile)
         send = Send(Scan(row.text, row.scanner, row.source, row.raw), row.station, row.backend,
-                    row.text, row.operator, row.profile, action=profile.action, params=profile.params)
+                    request.identifier, row.operator, row.profile, action=request.action)
         self._write(row.id, status="sending", attempts=row.attempts + 1)
-        answer = await self._perform(self.lanes[row.backend], send)
-        result = self._settle(row.id, send.scan, send, answer, attempts=row.attempts + 1,
+        answer = await self._perform(lane, request)
+        result = self._settle(row.id, send.scan, send, request, answer, attempts=row.attempts + 1,
                               origin="sender", latency_ms=None)
         if result is not None:
             self.emit(result)
 
-    async def _perform(self, lane: Lane, send: Send) -> Answer:
+    def _request_of(self, row: ScanRow, profile: ProfileConfig) -> Request:
+        """The request a journal row was made for (v1 rows: a check-in of its text)."""
+        if row.request is not None:
+            return Request.from_json(row.request, action=row.action or profile.action, station=row.station,
+                                     operator=row.operator, profile=row.profile)
+        return Request(row.action or profile.action, row.station, row.text, row.operator, row.profile,
+                       params=profile.params)
+
+    def _combined(self, row: ScanRow, lane: Lane) -> bool:
+        """For a "latest wins" action (a cumulative counter): when a later request of the same
+        station waits behind ``row``, ``row`` needs no sending; it is settled as sent with it."""
+        later = [r for r in self._read(lambda: self.journal.outbox(row.backend))
+                 if r.id > row.id and r.station == row.station and r.action == row.action]
+        if not later:
+            return False
+        self._write(row.id, status="done", outcome=Outcome.OK, title="Sent with a later scan",
+                    details=(f"Combined into scan {later[-1].id}, which carries the running total.",))
+        lane.waiting = max(0, lane.waiting - 1)
+        return True
+
+    async def _perform(self, lane: Lane, request: Request) -> Answer:
         """The connector's answer; a connector bug becomes a final (non-retryable) answer,
         so one bad row can neither crash the kiosk nor block its backend's outbox."""
         try:
-            return await lane.connector.perform(send.request())
+            return await lane.connector.perform(request)
         except Exception as exc:
             log.exception("connector %s failed", lane.name)
             return BadAnswer(f"The kiosk could not send this scan: {type(exc).__name__}: {exc}")
+
+    # --- action state --------------------------------------------------------------
+
+    def _state_key(self, profile: ProfileConfig) -> str:
+        return f"{profile.backend}|{profile.station}|{profile.action}"
+
+    def action_state_of(self, profile: ProfileConfig) -> State:
+        """The action's state at this profile's station (from the journal, cached)."""
+        key = self._state_key(profile)
+        if key not in self._states:
+            self._states[key] = self._read(lambda: self.journal.get_draft(key)) or {}
+        return self._states[key]
+
+    def _keep_state(self, profile: ProfileConfig, state: State) -> None:
+        key = self._state_key(profile)
+        try:
+            self.journal.put_draft(key, profile.action, profile.name, state)
+        except Exception as exc:
+            self._journal_failed(exc)
+        self._states[key] = dict(state)
+
+    def action_state(self, profile: ProfileConfig | None = None) -> tuple[DisplayField, ...]:
+        """What the station's screen shows of its action's state (machine stopped since ...)."""
+        profile = profile or self.profile
+        spec = self.action_spec(profile)
+        if spec.show is None:
+            return ()
+        return spec.show(self.action_state_of(profile))
 
     # --- lead functions ------------------------------------------------------------
 
@@ -571,11 +649,6 @@ def _stored(scan: Scan, kind: str | None) -> tuple[str, bytes | None]:
         return lead_label(scan.text), None
     raw = scan.raw if scan.raw is not None and scan.raw != scan.text.encode("utf-8", "surrogateescape") else None
     return scan.text, raw
-
-
-def _answer_columns(fields: tuple[DisplayField, ...]) -> dict[str, str | None]:
-    values = {f.key: f.value for f in fields}
-    return {key: values.get(key) for key in ("order_number", "tray_number", "po_number")}
 
 
 def _failure(answer: Answer) -> tuple[bool, str, tuple[str, ...], int | None, float | None]:

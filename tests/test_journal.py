@@ -14,19 +14,26 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fsutil import unwritable
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import kiosk.journal as journal_module
-from fsutil import unwritable
-from kiosk.journal import SCAN_FIELDS, SCHEMA_VERSION, Journal, JournalError, ScanRow, format_stats
+from devices.text import visible
+from kiosk.journal import (
+    SCAN_FIELDS,
+    SCHEMA_VERSION,
+    Journal,
+    JournalError,
+    ScanRow,
+    format_stats,
+)
 
 REPO = Path(__file__).resolve().parents[1]
-T0 = datetime(2026, 11, 21, 12, 0, 0, 123456, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 21, 12, 0, 0, 123456, tzinfo=UTC)
 
 
 class Clock:
@@ -57,8 +64,9 @@ def journal(path: Path, clock: Clock):
 
 
 def scan(j: Journal, text: str = "JOB1", status: str = "pending", **overrides) -> int:
-    values = dict(scanner="hid0", source="scanner", profile="checkin", station="st-1", backend="jobtrack",
-                  operator="op7", kind="job", text=text, raw=None, symbology="code128", status=status)
+    values = {"scanner": "hid0", "source": "scanner", "profile": "checkin", "station": "st-1",
+              "backend": "jobtrack", "operator": "op7", "kind": "job", "text": text, "raw": None,
+              "symbology": "code128", "status": status}
     values.update(overrides)
     return j.add_scan(**values)
 
@@ -77,14 +85,22 @@ def test_every_field_round_trips(journal: Journal) -> None:
         scanner="serial:/dev/ttyACM0", source="manual", profile="checkin", station="st-1", backend="jobtrack",
         operator="Zoë", kind="job", text=text, raw=raw, symbology="qr", status="done", outcome="ok",
         title="Checked in ✓", details=["line | one", "two\nlines", ""], ts="2026-11-21T13:40:00.5+01:00",
-        http_status=201, latency_ms=12.5, attempts=2, order_number="O-1", tray_number="T-9", po_number="PO\x7f",
+        http_status=201, latency_ms=12.5, attempts=2, action="checkin",
+        request={"station": "st-1", "identifier": text, "count": 2, "nested": {"a": [1, None]}},
+        fields=[{"key": "order_number", "label": "Order", "value": "O-1"},
+                {"key": "tray_number", "label": "Tray", "value": "T-9"},
+                {"key": "po_number", "label": "PO", "value": "PO\x7f"}],
         next_attempt_at=1795000000.25)
     assert journal.get(scan_id) == ScanRow(
         id=scan_id, ts="2026-11-21T12:40:00.500Z", scanner="serial:/dev/ttyACM0", source="manual",
-        profile="checkin", station="st-1", backend="jobtrack", operator="Zoë", kind="job", text=text, raw=raw,
-        symbology="qr", status="done", outcome="ok", title="Checked in ✓",
-        details=("line | one", "two\nlines", ""), http_status=201, latency_ms=12.5, attempts=2,
-        order_number="O-1", tray_number="T-9", po_number="PO\x7f", next_attempt_at=1795000000.25,
+        profile="checkin", station="st-1", backend="jobtrack", operator="Zoë", kind="job", action="checkin",
+        text=text, raw=raw, symbology="qr", status="done", outcome="ok", title="Checked in ✓",
+        details=("line | one", "two\nlines", ""),
+        fields=({"key": "order_number", "label": "Order", "value": "O-1"},
+                {"key": "tray_number", "label": "Tray", "value": "T-9"},
+                {"key": "po_number", "label": "PO", "value": "PO\x7f"}),
+        request={"station": "st-1", "identifier": text, "count": 2, "nested": {"a": [1, None]}},
+        http_status=201, latency_ms=12.5, attempts=2, next_attempt_at=1795000000.25,
         updated_ts="2026-11-21T12:00:00.123Z")
     assert journal.get(scan_id + 1) is None
 
@@ -136,8 +152,16 @@ def test_any_text_round_trips_through_get_and_exports(journal: Journal, text, ra
     records = list(csv.reader(io.StringIO(out.getvalue(), newline="")))
     assert records[0] == list(SCAN_FIELDS)
     last = dict(zip(SCAN_FIELDS, records[-1]))
-    assert (last["id"], last["text"], last["details"]) == (str(scan_id), text, " | ".join(details))
+    # CSV is for spreadsheets (issue 10): control characters visible, formula-like cells quoted.
+    assert (last["id"], last["text"], last["details"]) == (str(scan_id), csv_text(text), csv_text(" | ".join(details)))
     assert last["raw"] == (row.raw.hex() if row.raw is not None else "")
+
+
+def csv_text(value: str) -> str:
+    """The CSV rule of issue 10, from its statement: control characters as visible tokens,
+    a leading single quote on a cell that starts like a formula (= + - @, TAB, CR)."""
+    value = visible(value)
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 # -- durability -----------------------------------------------------------------------------
@@ -191,7 +215,7 @@ def test_a_background_thread_may_write_too(journal: Journal) -> None:
         try:
             for n in range(50):
                 scan(journal, text=f"T{n}")
-        except BaseException as exc:  # pragma: no cover - reported below
+        except BaseException as exc:  # noqa: BLE001  # pragma: no cover - reported below
             errors.append(exc)
 
     thread = threading.Thread(target=worker)
@@ -274,7 +298,7 @@ def test_pruning_removes_only_old_final_scans_and_old_events(path: Path, clock: 
         kept = {status: scan(j, status=status, ts=old) for status in ("sending", "pending", "queued", "parked")}
         pruned = [scan(j, status=status, ts=old) for status in ("done", "dismissed")]
         kept["recent"] = scan(j, status="done", ts=recent)
-        clock.now = datetime(2026, 8, 1, tzinfo=timezone.utc)
+        clock.now = datetime(2026, 8, 1, tzinfo=UTC)
         j.add_event("login", "op7", "checkin")
         clock.now = T0
         j.add_event("logout", "op7", "checkin", {"why": "shift end"})
@@ -443,11 +467,14 @@ def test_garbage_file(path: Path) -> None:
 
 
 def test_random_bytes_over_the_middle_is_reported_corrupt(path: Path) -> None:
+    """Pages in the middle are not read at open (issue 12: no full check on the way to
+    ready); the integrity check the kiosk runs once it is ready reports them."""
     data = filled_journal(path).read_bytes()
     middle = len(data) // 2 // 4096 * 4096
     path.write_bytes(data[:middle] + random.Random(2).randbytes(3 * 4096) + data[middle + 3 * 4096:])
-    with pytest.raises(JournalError, match="journal is corrupt.*move kiosk-journal.sqlite3.*aside"):
-        Journal.open(path)
+    with pytest.raises(JournalError, match="journal is corrupt.*move kiosk-journal.sqlite3.*aside"), \
+            Journal.open(path) as j:
+        j.check_integrity()
 
 
 def test_truncated_db_is_reported_corrupt(path: Path) -> None:
@@ -474,26 +501,23 @@ def test_journal_from_a_newer_kiosk(path: Path) -> None:
 
 def test_read_only_file_fails_at_open(path: Path) -> None:
     Journal.open(path).close()
-    with unwritable(path):
-        with pytest.raises(JournalError, match="read-only.*make it readable and writable"):
-            Journal.open(path)
+    with unwritable(path), pytest.raises(JournalError, match="read-only.*make it readable and writable"):
+        Journal.open(path)
 
 
 def test_unwritable_folder_fails_at_open(tmp_path: Path) -> None:
     folder = tmp_path / "journal"
     folder.mkdir()
-    with unwritable(folder):
-        with pytest.raises(JournalError, match="folder .* is not writable"):
-            Journal.open(folder / "kiosk-journal.sqlite3")
+    with unwritable(folder), pytest.raises(JournalError, match="folder .* is not writable"):
+        Journal.open(folder / "kiosk-journal.sqlite3")
 
 
 def test_write_probe_catches_what_permission_checks_miss(path: Path, monkeypatch) -> None:
     """Even if the up-front permission check is fooled (ACLs, read-only mounts), open writes."""
     Journal.open(path).close()
-    monkeypatch.setattr(journal_module.os, "access", lambda *args, **kwargs: True)
-    with unwritable(path):
-        with pytest.raises(JournalError, match="cannot write the journal.*writable"):
-            Journal.open(path)
+    monkeypatch.setattr(os, "access", lambda *args, **kwargs: True)
+    with unwritable(path), pytest.raises(JournalError, match="cannot write the journal.*writable"):
+        Journal.open(path)
 
 
 # -- a crash mid-write ----------------------------------------------------------------------

@@ -54,9 +54,47 @@ class BackendConfig(BaseModel):
         return re.sub(r"^(https?://)[^/@]*@", r"\1", self.base_url)
 
 
+State = Mapping[str, Any]
+"""An action's state at one station (JSON-serialisable), kept in the journal across restarts:
+a machine's cumulative counter, the production order in hand, a loading's draft lines."""
+
+
+@dataclass(frozen=True)
+class LocalReply:
+    """An answer an action gives without asking the vendor (a draft line added, a refusal)."""
+
+    outcome: Literal["ok", "ignored", "denied"]
+    title: str
+    details: tuple[str, ...] = ()
+    fields: tuple["DisplayField", ...] = ()
+
+
+@dataclass(frozen=True)
+class Step:
+    """What an action makes of one scan, given its state: the new state (journaled before
+    anything is sent), and either a request to send or a local reply."""
+
+    state: State
+    request: "Request | None" = None
+    reply: LocalReply | None = None
+
+
+StepFn = Callable[[State, "Request", float], Step]
+"""``step(state, request, now)``: pure; ``now`` is wall-clock epoch seconds."""
+SettleFn = Callable[[State, "Request", "Answer", float], State]
+"""``settle(state, request, answer, now)``: the state after the vendor's answer (pure)."""
+ShowFn = Callable[[State], tuple["DisplayField", ...]]
+"""``show(state)``: what the station's screen shows of the state (machine stopped since ...)."""
+
+
 @dataclass(frozen=True)
 class ActionSpec:
-    """One thing a connector does at a station, and how the outbox may treat it."""
+    """One thing a connector does at a station, and how the outbox may treat it.
+
+    An action with ``step`` keeps a state per station in the journal: each scan goes through
+    ``step`` first (which may answer locally, e.g. a loading's draft line), the state is
+    journaled before the request leaves, and ``settle`` updates it from the vendor's answer.
+    """
 
     name: str
     verb: str = "sent"
@@ -69,6 +107,9 @@ class ActionSpec:
     """How queued requests of one station combine: "latest" sends only the newest."""
     commands: frozenset[str] = frozenset()
     """Command words (``CMD:<WORD>[:arg]``) that this action turns into requests."""
+    step: StepFn | None = None
+    settle: SettleFn | None = None
+    show: ShowFn | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +128,7 @@ class Request:
     """Action parameters from the profile (JSON-serialisable); journaled with the request."""
 
     def as_json(self) -> dict[str, Any]:
+        """What the journal keeps of the request, enough to send it again (``from_json``)."""
         data: dict[str, Any] = {"identifier": self.identifier}
         if self.command:
             data["command"] = self.command
@@ -95,6 +137,14 @@ class Request:
         if self.params:
             data["params"] = dict(self.params)
         return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], *, action: str, station: str, operator: str | None,
+                  profile: str) -> "Request":
+        params = data.get("params")
+        return cls(action=action, station=station, identifier=str(data.get("identifier", "")), operator=operator,
+                   profile=profile, command=data.get("command"), argument=data.get("argument"),
+                   params=dict(params) if isinstance(params, Mapping) else {})
 
 
 @dataclass(frozen=True)
