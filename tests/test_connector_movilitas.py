@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from kiosk.connectors import make_connector
-from kiosk.connectors.base import Accepted, BadAnswer, Done, Rejected, Request, Unreachable
+from kiosk.connectors.base import Accepted, BadAnswer, DisplayField, Rejected, Request, Unreachable
 from kiosk.connectors.movilitas import (
     NO_HTTP,
     RELEASE,
@@ -22,6 +22,9 @@ from kiosk.connectors.movilitas import (
     MovilitasConnector,
     Released,
     SecretUnavailable,
+    settle,
+    show,
+    step,
 )
 from kiosk.connectors.registry import plugin_for
 from kiosk.simulators.movilitas import (
@@ -237,55 +240,76 @@ async def test_order_ids_are_sent_as_scanned(movilitas: Running, connector: Movi
         "order143", "Order143 ", "Order\x1d143"]
 
 
-async def test_in_progress_after_own_release_says_so(movilitas: Running, connector: MovilitasConnector) -> None:
+async def test_in_progress_says_what_the_document_says(movilitas: Running, connector: MovilitasConnector) -> None:
     assert isinstance(await connector.perform(release("Order143")), Released)
     again = await connector.perform(release("Order143", station="LINE2"))
-    assert isinstance(again, Rejected) and again.title == "Packaging order Order143 is in status: In progress"
-    assert again.details == (STATUS_ADVICE, "This kiosk released it earlier: scan CMD:SERIALS at that station "
-                                            "for its serial numbers.")
-    other = await connector.perform(release("Order151"))
-    assert isinstance(other, Rejected) and other.details == (STATUS_ADVICE,)
+    assert again == Rejected("Packaging order Order143 is in status: In progress", (STATUS_ADVICE,), 409)
 
 
-# --- CMD:SERIALS -------------------------------------------------------------------------
+# --- the last release in the action's state; CMD:SERIALS ---------------------------------
 
 
-async def test_serials_of_the_last_release_per_station(movilitas: Running, connector: MovilitasConnector) -> None:
-    nothing = await connector.perform(serials_command())
-    assert isinstance(nothing, Rejected) and nothing.http_status == NO_HTTP
-    assert nothing.title == "No serial numbers to show"
-    assert "kept in memory only" in nothing.details[0]
-    first = await connector.perform(release("Order143"))
-    second = await connector.perform(release("Order145", station="LINE2"))
-    assert isinstance(first, Released) and isinstance(second, Released)
+def test_serials_before_any_release_are_answered_locally() -> None:
+    result = step({}, serials_command(), 0.0)
+    assert result.request is None and result.state == {}
+    assert result.reply is not None and (result.reply.outcome, result.reply.title) == ("ignored",
+                                                                                      "No serial numbers to show")
+    assert "No packaging order has been released at station LINE1 yet." in result.reply.details
+
+
+async def test_serials_of_the_last_release(movilitas: Running, connector: MovilitasConnector) -> None:
+    request = release("Order143")
+    passed = step({}, request, 0.0)
+    assert passed.request == request and passed.reply is None
+    answer = await connector.perform(request)
+    assert isinstance(answer, Released)
+    state = settle({}, request, answer, 1_700_000_000.0)
+    assert json.loads(json.dumps(state)) == state  # journaled as JSON
+    refused = await connector.perform(release("Order150"))
+    assert settle(state, release("Order150"), refused, 1_700_000_100.0) == state
     sent = len(movilitas.sim.requests())
 
-    shown = await connector.perform(serials_command())
-    assert isinstance(shown, Done) and shown.title == "Serial numbers of the last release"
-    values = shown.values()
-    assert (values["order_number"], values["serial_count"]) == ("Order143", "11")
-    assert values["serial_list"].split(" ") == list(first.serials)
-    assert (await connector.perform(serials_command("LINE2"))).values()["serial_list"].split(" ") == list(
-        second.serials)
-    assert len(movilitas.sim.requests()) == sent  # answered from memory
+    shown = step(state, serials_command(), 1_700_000_200.0)
+    assert shown.request is None and shown.state == state and shown.reply is not None
+    assert (shown.reply.outcome, shown.reply.title) == ("ok", "Serial numbers of the last release")
+    values = {f.key: f.value for f in shown.reply.fields}
+    assert values == {"order_number": "Order143", "released_at": "2023-11-14T22:13:20+00:00", "serial_count": "11",
+                      "serial_list": " ".join(movilitas.sim.events()[0]["serials"])}
+    assert show(state) == (DisplayField("last_release", "Last release", "Order143 (11 serial numbers)"),)
+    assert show({}) == () and show({"last": "junk"}) == ()
+    assert len(movilitas.sim.requests()) == sent  # nothing sent for CMD:SERIALS
 
 
-async def test_long_serial_lists_are_cut_on_screen(secrets: None) -> None:
+async def test_long_serial_lists_are_kept_and_shown_cut(secrets: None) -> None:
     data = MovilitasData(tokens=[DEMO_TOKEN], channel_keys=[DEMO_CHANNEL_KEY],
                          orders=[PackagingOrder(order_id="BIG", quantity=100, extra_percentage=Decimal(5))])
     with SimServer(MovilitasSim(data)) as server:
         connector = MovilitasConnector("pack", config(server.url))
         released = await connector.perform(release("BIG"))
-        shown = await connector.perform(serials_command())
         await connector.aclose()
     assert isinstance(released, Released) and len(released.serials) == 105
-    assert isinstance(shown, Done)
-    listed = shown.values()["serial_list"]
+    state = settle({}, release("BIG"), released, 0.0)
+    assert len(state["last"]["serials"]) == SERIALS_SHOWN
+    reply = step(state, serials_command(), 0.0).reply
+    assert reply is not None
+    listed = {f.key: f.value for f in reply.fields}["serial_list"]
     assert listed.split(" ")[:SERIALS_SHOWN] == list(released.serials[:SERIALS_SHOWN])
     assert listed.endswith(f"… and {105 - SERIALS_SHOWN} more (all of them in Movilitas)")
 
 
-async def test_params_are_refused_before_sending(movilitas: Running, connector: MovilitasConnector) -> None:
+async def test_serials_command_is_never_sent(connector: MovilitasConnector) -> None:
+    with pytest.raises(ValueError, match="answered by the action's step"):
+        await connector.perform(serials_command())
+
+
+def test_params_are_refused_by_the_step() -> None:
+    result = step({}, release("Order143", params={"warehouse": "W1"}), 0.0)
+    assert result.request is None and result.reply is not None
+    assert (result.reply.outcome, result.reply.title) == ("denied", "Profile not usable")
+    assert "takes no params (the profile gives: warehouse)" in result.reply.details[0]
+
+
+async def test_params_are_refused_before_sending_without_the_step(movilitas: Running, connector) -> None:
     answer = await connector.perform(release("Order143", params={"warehouse": "W1"}))
     assert isinstance(answer, Rejected) and answer.http_status == NO_HTTP
     assert "takes no params (the profile gives: warehouse)" in answer.details[0]
@@ -424,8 +448,8 @@ async def test_files_beside_the_config_and_nothing_secret_shown(movilitas: Runni
                               channel_key_file=Path("key"))
     connector = make_connector("pack", backend, base_dir=tmp_path)
     assert isinstance(connector, MovilitasConnector)
-    answers = [await connector.perform(release("Order143")), await connector.perform(serials_command()),
-               await connector.perform(release("Order143")), await connector.probe()]
+    answers = [await connector.perform(release("Order143")), await connector.perform(release("Order143")),
+               await connector.probe()]
     movilitas.sim.set_faults({"status": 500})
     answers.append(await connector.perform(release("Order144")))
     await connector.aclose()

@@ -5,7 +5,7 @@ Action ``release-to-line``: a scanned packaging order id is sent as
 ``{"order_id": <id>}``, the token as ``x-access-token: <token>`` or ``Authorization: Bearer
 <token>`` (``token_header``) and the channel key as ``x-channel-key``. Success is an
 ``Released`` answer (order, status "In progress", how many serial numbers were assigned).
-Command ``CMD:SERIALS`` answers with the serial numbers of the station's last release.
+``CMD:SERIALS`` shows the serial numbers of the station's last release.
 
 Assumptions where ../shared/vendor-docs/movilitas-release-to-line.txt is silent:
 - Not queueable: releasing starts the line, and its answer (the serial numbers) is what the
@@ -23,11 +23,14 @@ Assumptions where ../shared/vendor-docs/movilitas-release-to-line.txt is silent:
 - Success: ``{"success": true, "data": [serial, ...]}``; the status after a release is
   "In progress" (the document says so; the answer does not repeat it). A 2xx without that
   shape is ``BadAnswer(unknown=True)``: the order may well have been released.
-- The serial list of the last release per station is kept in this connector's memory only
-  (lost on restart; Movilitas shows it under Packaging orders → the order). ``CMD:SERIALS``
-  shows the first ``SERIALS_SHOWN`` of them; nothing is sent for it.
-- Answers answered by the kiosk itself (``CMD:SERIALS`` with nothing released yet) carry
-  ``http_status`` 0: no HTTP exchange took place.
+- The last release at each station is kept in the action's state (``step``/``settle``,
+  journaled, so it survives a restart): order, time, serial count and the first
+  ``SERIALS_SHOWN`` serial numbers (the whole list stays in Movilitas, under Packaging
+  orders → the order; a 100 000-serial list is not rewritten to the journal on every scan).
+  ``CMD:SERIALS`` is answered from it by the kiosk, nothing is sent. A profile's ``params``
+  are refused (the action takes none) before anything is sent.
+- Refusals the kiosk makes itself when ``perform`` is called without the step (a journaled
+  request from an older version) carry ``http_status`` 0: no HTTP exchange took place.
 - Token and channel key come from ``token_env``/``token_file`` and
   ``channel_key_env``/``channel_key_file`` (first line of the file), never from the config
   file. A backend that names no source sends no such header: the vendor's refusal ("No token
@@ -48,7 +51,6 @@ import json
 import os
 import re
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -67,10 +69,12 @@ from kiosk.connectors.base import (
     ConnectorError,
     ConnectorPlugin,
     DisplayField,
-    Done,
+    LocalReply,
     Probe,
     Rejected,
     Request,
+    State,
+    Step,
     Unreachable,
 )
 from kiosk.connectors.jobtrack import parse_retry_after
@@ -83,15 +87,12 @@ EXCERPT_CHARS = 120
 VALUE_CHARS = 200
 """The longest vendor text (message, order id, serial number) kept in an answer."""
 SERIALS_SHOWN = 60
-STATIONS_REMEMBERED = 32
 NO_HTTP = 0
 """``http_status`` of an answer the kiosk gave itself."""
 IN_PROGRESS = "In progress"
 RELEASED_TITLE = "Packaging order released"
 
-RELEASE = ActionSpec("release-to-line", verb="released", queueable=False, idempotent=False,
-                     commands=frozenset({"SERIALS"}))
-ACTIONS: Mapping[str, ActionSpec] = {RELEASE.name: RELEASE}
+RELEASE_NAME = "release-to-line"
 
 
 class MovilitasConfig(BackendConfig):
@@ -181,13 +182,6 @@ class Released(Accepted):
         return (DisplayField("order_number", "Packaging order", self.order_id),
                 DisplayField("status", "Status", self.status),
                 DisplayField("serial_count", "Serial numbers assigned", str(len(self.serials))))
-
-
-@dataclass(frozen=True)
-class _LastRelease:
-    order_id: str
-    serials: tuple[str, ...]
-    at: datetime
 
 
 # The document's error table: message -> advice (its "Description" column), and the codes.
@@ -297,6 +291,78 @@ def _serials(data: Any) -> tuple[str, ...] | None:
     return tuple(out)
 
 
+# --- the action's state at a station: the last release -----------------------------------------
+
+
+def params_problem(params: Mapping[str, Any]) -> str | None:
+    """Why a profile's params cannot be used with this action (it takes none), or None."""
+    if not params:
+        return None
+    return (f"The {RELEASE_NAME} action takes no params (the profile gives: {', '.join(sorted(params))}); "
+            "remove them from the profile.")
+
+
+def _last_release(state: State) -> dict[str, Any] | None:
+    last = state.get("last")
+    if not isinstance(last, dict) or not isinstance(last.get("order_id"), str):
+        return None
+    return last
+
+
+def step(state: State, request: Request, now: float) -> Step:
+    """``CMD:SERIALS`` is answered from the state; a release goes out (params refused first)."""
+    if request.command == "SERIALS":
+        return Step(state, reply=serials_reply(state, request.station))
+    problem = params_problem(request.params)
+    if problem:
+        return Step(state, reply=LocalReply("denied", "Profile not usable", (problem,)))
+    return Step(state, request=request)
+
+
+def settle(state: State, request: Request, answer: Answer, now: float) -> State:
+    """After a release: its order, time, serial count and the first ``SERIALS_SHOWN`` serials."""
+    if not isinstance(answer, Released):
+        return state
+    at = datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="seconds")
+    return {**state, "last": {"order_id": answer.order_id, "at": at, "count": len(answer.serials),
+                              "serials": list(answer.serials[:SERIALS_SHOWN])}}
+
+
+def show(state: State) -> tuple[DisplayField, ...]:
+    last = _last_release(state)
+    if last is None:
+        return ()
+    count = last.get("count", 0)
+    return (DisplayField("last_release", "Last release", f"{last['order_id']} ({count} serial numbers)"),)
+
+
+def serials_reply(state: State, station: str) -> LocalReply:
+    """The serial numbers of the station's last release, as kept in the state."""
+    last = _last_release(state)
+    if last is None:
+        return LocalReply("ignored", "No serial numbers to show", (
+            f"No packaging order has been released at station {station} yet.",
+            "Movilitas lists every order's serial numbers under Packaging → Packaging orders → the order."))
+    serials = [str(s) for s in last.get("serials", []) if isinstance(s, str)]
+    count = last.get("count")
+    if not isinstance(count, int):
+        count = len(serials)
+    listed = " ".join(serials)
+    if count > len(serials):
+        listed += f" … and {count - len(serials)} more (all of them in Movilitas)"
+    return LocalReply("ok", "Serial numbers of the last release", fields=(
+        DisplayField("order_number", "Packaging order", last["order_id"]),
+        DisplayField("released_at", "Released at", str(last.get("at", ""))),
+        DisplayField("serial_count", "Serial numbers assigned", str(count)),
+        DisplayField("serial_list", "Serial numbers", listed or "none"),
+    ))
+
+
+RELEASE = ActionSpec(RELEASE_NAME, verb="released", queueable=False, idempotent=False,
+                     commands=frozenset({"SERIALS"}), step=step, settle=settle, show=show)
+ACTIONS: Mapping[str, ActionSpec] = {RELEASE.name: RELEASE}
+
+
 # --- the connector ---------------------------------------------------------------------------
 
 
@@ -327,8 +393,6 @@ class MovilitasConnector:
         self.release_url = self._base.copy_with(raw_path=raw_path, query=None, fragment=None)
         self._client = httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(backend.timeout_s),
                                          transport=transport)
-        self._last: OrderedDict[str, _LastRelease] = OrderedDict()
-        """Station -> its last release (memory only)."""
 
     def __repr__(self) -> str:
         return f"MovilitasConnector(name={self.name!r}, base_url={self._where!r})"
@@ -336,48 +400,20 @@ class MovilitasConnector:
     async def perform(self, request: Request) -> Answer:
         if request.action != RELEASE.name:
             raise ValueError(f"the movilitas connector has no action {request.action!r}")
-        if request.command == "SERIALS":
-            return self.serials(request.station)
         if request.command is not None:
-            raise ValueError(f"the {RELEASE.name} action has no command {request.command!r}")
-        if request.params:
-            keys = ", ".join(sorted(request.params))
-            return Rejected("Profile not usable", (f"The {RELEASE.name} action takes no params (the profile gives: "
-                                                   f"{keys}); remove them from the profile.",), NO_HTTP)
-        return await self.release(request.station, request.identifier)
+            raise ValueError(f"{RELEASE.name}: command {request.command!r} is answered by the action's step, "
+                             "never sent")
+        problem = params_problem(request.params)
+        if problem:
+            return Rejected("Profile not usable", (problem,), NO_HTTP)
+        return await self.release(request.identifier)
 
-    async def release(self, station: str, order_id: str) -> Answer:
-        """Release ``order_id`` to the line; remember its serial numbers for ``station``."""
+    async def release(self, order_id: str) -> Answer:
+        """Release ``order_id`` to the line."""
         reply = await self._exchange(self._client.build_request("PATCH", self.release_url, json={"order_id": order_id}))
         if not isinstance(reply, _Reply):
             return reply
-        answer = self._interpret(reply, order_id)
-        if isinstance(answer, Released):
-            self._last.pop(station, None)
-            self._last[station] = _LastRelease(order_id, answer.serials, datetime.now(timezone.utc))
-            while len(self._last) > STATIONS_REMEMBERED:
-                self._last.popitem(last=False)
-        return answer
-
-    def serials(self, station: str) -> Answer:
-        """The serial numbers of ``station``'s last release, from memory."""
-        last = self._last.get(station)
-        if last is None:
-            return Rejected("No serial numbers to show", (
-                f"No packaging order was released at station {station} since the kiosk started: the serial numbers "
-                "of the last release are kept in memory only.",
-                "Movilitas lists every order's serial numbers under Packaging → Packaging orders → the order.",
-            ), NO_HTTP)
-        shown = " ".join(last.serials[:SERIALS_SHOWN])
-        more = len(last.serials) - SERIALS_SHOWN
-        if more > 0:
-            shown += f" … and {more} more (all of them in Movilitas)"
-        return Done(title="Serial numbers of the last release", shown=(
-            DisplayField("order_number", "Packaging order", last.order_id),
-            DisplayField("released_at", "Released at", last.at.isoformat(timespec="seconds")),
-            DisplayField("serial_count", "Serial numbers assigned", str(len(last.serials))),
-            DisplayField("serial_list", "Serial numbers", shown or "none"),
-        ))
+        return self._interpret(reply, order_id)
 
     def _interpret(self, reply: _Reply, order_id: str) -> Answer:
         status = reply.status
@@ -392,22 +428,21 @@ class MovilitasConnector:
             elif isinstance(data, dict) and data.get("success") is False:
                 error = vendor_error(reply)
                 if error is not None:
-                    return self._rejected(error, order_id, status)
+                    return self._rejected(error, status)
             what = "with JSON that is not a release answer" if is_json else "but not with JSON"
             return self._bad(reply, f"{THE_SERVER} answered HTTP {status} {what}", unknown=True)
         if 400 <= status < 500:
             error = vendor_error(reply)
             if error is not None:
-                return self._rejected(error, order_id, status)
+                return self._rejected(error, status)
         return self._bad(reply, f"{THE_SERVER} answered HTTP {status} {reply.reason}".rstrip())
 
-    def _rejected(self, error: VendorError, order_id: str, status: int) -> Rejected:
-        details = advice(error) + error.details
-        hint = self._hint(error, order_id)
-        return Rejected(title=error.message or f"Refused (HTTP {status})", details=details + hint, http_status=status)
+    def _rejected(self, error: VendorError, status: int) -> Rejected:
+        details = advice(error) + error.details + self._hint(error)
+        return Rejected(title=error.message or f"Refused (HTTP {status})", details=details, http_status=status)
 
-    def _hint(self, error: VendorError, order_id: str) -> tuple[str, ...]:
-        """What this kiosk knows that helps: where its token and key come from, an earlier release."""
+    def _hint(self, error: VendorError) -> tuple[str, ...]:
+        """Where this backend's token and channel key come from, when the vendor missed one."""
         key = error.message.strip().rstrip(".").lower()
         backend = self.backend
         if key == "no token provided" or error.code == "ERR0001":
@@ -416,10 +451,6 @@ class MovilitasConnector:
         if key.startswith("channel id is missing") and not (backend.channel_key_env or backend.channel_key_file):
             return (f"The kiosk sends the channel key named by backends.{self.name}.channel_key_env or "
                     "channel_key_file: this backend names neither.",)
-        match = _WRONG_STATUS.fullmatch(error.message.strip())
-        if match and match["status"].strip().lower() == IN_PROGRESS.lower() and any(
-                last.order_id == order_id for last in self._last.values()):
-            return ("This kiosk released it earlier: scan CMD:SERIALS at that station for its serial numbers.",)
         return ()
 
     def _bad(self, reply: _Reply, message: str, *, unknown: bool = False) -> BadAnswer:
@@ -482,7 +513,7 @@ class MovilitasConnector:
             return Probe(ok=True, message=f"{THE_SERVER} at {self._where} took the token and channel key (an empty "
                                           f"release was refused as expected, {latency_ms:.0f} ms)", **common)
         if error is not None:
-            lines = (f"{answered}: {error.message}",) + advice(error) + self._hint(error, "")
+            lines = (f"{answered}: {error.message}",) + advice(error) + self._hint(error)
             return Probe(ok=False, message=" ".join(lines), problem="token" if error.code or key.startswith(
                 ("no token", "failed to authenticate", "channel id")) else "answer", **common)
         return Probe(ok=False, message=f"{answered}, not like the Movilitas release API: "
