@@ -92,9 +92,7 @@ class ScanInbox:
             return
         if self._must_wait():
             try:
-                for earlier in [*self._unwritten(), item]:
-                    if isinstance(earlier, Scan):
-                        self.service.receive(earlier)
+                self.service.receive_many([i for i in [*self._unwritten(), item] if isinstance(i, Scan)])
             except (JournalDown, JournalError) as exc:
                 self._journal_down(str(exc))
                 self._refuse(item)

@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 Listener = Callable[[ScanResult], None]
 
 DEFAULT_SPEC = ActionSpec("checkin")
+PRUNE_BATCH = 2000
+PRUNE_PAUSE_S = 0.05
+PRUNE_EVERY_S = 3600.0
 UNREADABLE_TEXT_CHARS = 64
 
 
@@ -73,6 +76,7 @@ class StationService:
         """Scan seq -> journal row of a job scan waiting for an operator badge."""
         self._received: dict[int, int] = {}
         """Scan seq -> journal row written on arrival by ``receive``."""
+        self._housekeeping: asyncio.Task[None] | None = None
         self._states: dict[str, State] = {}
         """Action state per station (``_state_key``), as journaled."""
         self._processing: int | None = None
@@ -107,6 +111,24 @@ class StationService:
             lane.waiting = counts.get(name, 0)
         for sender in self.senders.values():
             sender.start()
+        self._housekeeping = asyncio.get_running_loop().create_task(self._keep_house(), name="journal-housekeeping")
+
+    async def _keep_house(self) -> None:
+        """Off the path to "ready": check the journal's integrity once, then prune old rows in
+        small batches, so a year-old station starts as fast as a new one and keeps scanning."""
+        try:
+            await asyncio.to_thread(self.journal.check_integrity)
+        except Exception as exc:
+            self.journal_error = f"The scan journal is damaged: {exc}"
+            log.error("%s", self.journal_error)
+            return
+        while True:
+            try:
+                while self.journal.prune(self.config.kiosk.journal_retention_days, limit=PRUNE_BATCH) >= PRUNE_BATCH:
+                    await asyncio.sleep(PRUNE_PAUSE_S)
+            except Exception as exc:  # pruning is housekeeping: a failure must not stop scanning
+                log.warning("pruning the journal failed: %s", exc)
+            await asyncio.sleep(PRUNE_EVERY_S)
 
     def _settle_interrupted(self, row: ScanRow) -> None:
         profile = self._profile_for(row)
@@ -119,6 +141,9 @@ class StationService:
             self._write(row.id, status="queued", outcome=Outcome.QUEUED)
 
     async def stop(self) -> None:
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            await asyncio.gather(self._housekeeping, return_exceptions=True)
         for sender in self.senders.values():
             await sender.stop()
         for lane in self.lanes.values():
@@ -242,14 +267,28 @@ class StationService:
     def receive(self, scan: Scan) -> int:
         """Write a scan durably the moment it arrives when it has to wait its turn (behind an
         error screen, behind a burst); ``process`` later completes the same row."""
+        return self.receive_many([scan])[0]
+
+    def receive_many(self, scans: list[Scan]) -> list[int]:
+        """``receive`` for scans that arrived together: one commit, ids in arrival order."""
         if self.journal_error:
             raise JournalDown(self.journal_error)
-        if scan.seq in self._received:
-            return self._received[scan.seq]
-        kind = self.station.classify(scan.text).kind.value
-        scan_id = self._add(scan, kind, "received", self.station.operator_code, self.profile.backend)
-        self._received[scan.seq] = scan_id
-        return scan_id
+        new = [scan for scan in scans if scan.seq not in self._received]
+        rows = []
+        for scan in new:
+            kind = self.station.classify(scan.text).kind.value
+            text, raw = _stored(scan, kind)
+            rows.append({"scanner": scan.scanner, "source": scan.source, "profile": self.profile.name,
+                         "station": self.profile.station, "backend": self.profile.backend,
+                         "operator": self.station.operator_code, "kind": kind, "text": text, "raw": raw,
+                         "symbology": scan.symbology, "status": "received"})
+        try:
+            ids = self.journal.add_scans(rows)
+        except Exception as exc:
+            self._journal_failed(exc)
+        for scan, scan_id in zip(new, ids):
+            self._received[scan.seq] = scan_id
+        return [self._received[scan.seq] for scan in scans]
 
     def has_row(self, scan: Scan) -> bool:
         """True once the scan has its journal row (written on arrival or as it was processed)."""
