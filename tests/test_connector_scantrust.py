@@ -10,6 +10,8 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kiosk.connectors import make_connector
 from kiosk.connectors.base import BadAnswer, Rejected, Request, Unreachable
@@ -19,11 +21,13 @@ from kiosk.connectors.scantrust import (
     EXTERNAL_ID_WAIT_S,
     NO_HTTP,
     Confirmed,
+    NotASegment,
     ScantrustConfig,
     ScantrustConnector,
     TokenUnavailable,
     show,
     step,
+    workorder_segment,
 )
 from kiosk.simulators.scantrust import (
     CODEGEN_DONE,
@@ -258,6 +262,17 @@ async def test_unusable_ids_are_refused_before_sending(scantrust: Running, conne
     assert isinstance(answer, Rejected) and (answer.title, answer.http_status) == ("Not a work order id", NO_HTTP)
     assert "it is not a path segment" in answer.details[0]
     assert scantrust.sim.requests() == []
+
+
+@given(st.text(min_size=1).filter(lambda s: s not in (".", "..")))
+def test_work_order_segment_round_trips_as_one_unreserved_segment(workorder: str) -> None:
+    try:
+        segment = workorder_segment(workorder)
+    except NotASegment:
+        assert any(0xD800 <= ord(ch) <= 0xDFFF for ch in workorder)  # lone surrogates only
+        return
+    assert set(segment) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~%")
+    assert segment not in (".", "..") and unquote(segment, errors="strict") == workorder
 
 
 def test_base_url_path_prefix_is_kept() -> None:
