@@ -513,9 +513,9 @@ class MovilitasConnector:
             return Probe(ok=True, message=f"{THE_SERVER} at {self._where} took the token and channel key (an empty "
                                           f"release was refused as expected, {latency_ms:.0f} ms)", **common)
         if error is not None:
-            lines = (f"{answered}: {error.message}",) + advice(error) + self._hint(error)
-            return Probe(ok=False, message=" ".join(lines), problem="token" if error.code or key.startswith(
-                ("no token", "failed to authenticate", "channel id")) else "answer", **common)
+            credentials = bool(error.code) or key.startswith(("no token", "failed to authenticate", "channel id"))
+            message = f'{answered}: "{error.message}". ' + " ".join(advice(error) + self._hint(error))
+            return Probe(ok=False, message=message.rstrip(), problem="token" if credentials else "answer", **common)
         return Probe(ok=False, message=f"{answered}, not like the Movilitas release API: "
                                        f"{_excerpt(reply.content) or '(empty body)'}",
                      problem="base_url" if reply.status == 404 else "answer", **common)

@@ -571,7 +571,7 @@ class ScantrustConnector:
                                           f"{latency_ms:.0f} ms)", **common)
         if reply.status in (401, 403):
             answer = self._rejected(data if isinstance(data, dict) else {}, "0", reply.status)
-            lines = (answer.title,) + answer.details if isinstance(answer, Rejected) else ()
+            lines = (answer.title + ".",) + answer.details if isinstance(answer, Rejected) else ()
             return Probe(ok=False, message=f"{answered}: " + " ".join(lines), problem="token", **common)
         if reply.status >= 500 or reply.status == 429:
             return Probe(ok=False, message=f"{answered}: {_excerpt(reply.content)}", problem="server", **common)
