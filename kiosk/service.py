@@ -179,11 +179,17 @@ class StationService:
         return self.journal.count_status("parked")
 
     def action_spec(self, profile: ProfileConfig) -> ActionSpec:
-        vendor = self.config.backends[profile.backend].vendor
-        try:
-            return plugin_for(vendor).actions[profile.action]
-        except KeyError:
-            return DEFAULT_SPEC
+        """The profile's action as its backend's connector declares it. The connector's own
+        ``actions`` come first: an instance may bind its config into ``step``/``show`` (a
+        dock's item list); the plug-in's are the fallback (a wrapped connector in tests)."""
+        lane = getattr(self, "lanes", {}).get(profile.backend)
+        actions = getattr(lane.connector, "actions", None) if lane is not None else None
+        if actions is None or profile.action not in actions:
+            try:
+                actions = plugin_for(self.config.backends[profile.backend].vendor).actions
+            except KeyError:
+                return DEFAULT_SPEC
+        return actions.get(profile.action, DEFAULT_SPEC)
 
     def _profile_for(self, row: ScanRow) -> ProfileConfig:
         return self._profile_named(row.profile)
@@ -605,7 +611,8 @@ class StationService:
         """The action's state at this profile's station (from the journal, cached)."""
         key = self._state_key(profile)
         if key not in self._states:
-            self._states[key] = self._read(lambda: self.journal.get_draft(key)) or {}
+            draft = self._read(lambda: self.journal.get_draft(key))
+            self._states[key] = draft["data"] if draft else {}
         return self._states[key]
 
     def _keep_state(self, profile: ProfileConfig, state: State) -> None:
