@@ -128,12 +128,6 @@ def fields(result: ScanResult) -> dict[str, str]:
 # --- the packaging line --------------------------------------------------------------------
 
 
-DRAFT_ROW_BUG = pytest.mark.xfail(strict=True, reason=(
-    "core: StationService.action_state_of takes journal.get_draft(key), the whole draft row "
-    "{key, action, profile, data, updated_ts}, as the state instead of its 'data', so an action's "
-    "state does not survive a restart (reported to the lead; strict: passes once fixed)"))
-
-
 async def test_release_then_serials(sims, tmp_path: Path) -> None:
     pack, pack_server, _, print_server = sims
     async with Kiosk(write_config(tmp_path, pack_server.url, print_server.url)) as k:
@@ -155,7 +149,6 @@ async def test_release_then_serials(sims, tmp_path: Path) -> None:
         assert k.journal.get(shown.id).status == "done"
 
 
-@DRAFT_ROW_BUG
 async def test_serials_after_a_restart(sims, tmp_path: Path) -> None:
     pack, pack_server, _, print_server = sims
     config = write_config(tmp_path, pack_server.url, print_server.url)
@@ -232,7 +225,6 @@ async def test_external_id_from_a_second_scan(sims, tmp_path: Path) -> None:
     assert [(e["workorder"], e["external_id"]) for e in printer.events()] == [(4979, "LOT-2024-17")]
 
 
-@DRAFT_ROW_BUG
 async def test_a_waiting_work_order_survives_a_restart(sims, tmp_path: Path) -> None:
     _, pack_server, printer, print_server = sims
     config = write_config(tmp_path, pack_server.url, print_server.url, profile="PRINT",
