@@ -344,6 +344,23 @@ async def test_the_stepped_request_confirms_with_the_scanned_external_id(scantru
     assert scantrust.sim.events()[0]["external_id"] == "LOT-2024-17"
 
 
+def test_the_connectors_step_checks_against_its_backend() -> None:
+    connector = ScantrustConnector("print", config("http://127.0.0.1:1", substrate=None))
+    bound = connector.actions[CONFIRM.name]
+    assert bound.step is not None and plugin_for("scantrust").actions[CONFIRM.name].step is step
+    assert (bound.queueable, bound.idempotent, bound.commands) == (CONFIRM.queueable, CONFIRM.idempotent,
+                                                                   CONFIRM.commands)
+    refused = bound.step({}, confirm("4977"), 0.0)
+    assert refused.request is None and refused.reply is not None
+    assert (refused.reply.outcome, refused.reply.title) == ("denied", "Station not set up for printing")
+    assert "No substrate is set up for this station: give substrate in backends.print" in refused.reply.details[0]
+    fine = bound.step({}, confirm("4977", params={"substrate": 74}), 0.0)
+    assert fine.request == confirm("4977", params={"substrate": 74})
+    for text in (".", ".."):
+        odd = bound.step({}, confirm(text, params={"substrate": 74}), 0.0)
+        assert odd.reply is not None and (odd.reply.outcome, odd.reply.title) == ("denied", "Not a work order id")
+
+
 async def test_commands_are_never_sent(connector: ScantrustConnector) -> None:
     with pytest.raises(ValueError, match="answered by the action's step"):
         await connector.perform(Request(CONFIRM.name, "PRESS1", "CMD:CANCEL", command="CANCEL"))

@@ -191,7 +191,23 @@ async def test_confirm_queues_offline_and_is_delivered(sims, tmp_path: Path) -> 
                                                                  "Work order confirmed: codes generating")]
         missing = await k.scan("9999")
         assert (missing.outcome, missing.title) == ("rejected", "Work order not found")
+        odd = await k.scan("..")
+        assert (odd.outcome, odd.title) == ("denied", "Not a work order id")
+        assert k.journal.get(odd.id).status == "done"
     assert [e["workorder"] for e in printer.events()] == [4977, 5094]
+
+
+async def test_a_station_not_set_up_refuses_at_once_and_queues_nothing(sims, tmp_path: Path) -> None:
+    _, pack_server, printer, print_server = sims
+    config = write_config(tmp_path, pack_server.url, print_server.url, profile="PRINT",
+                          print_params='params = { equipment = "press 2" }')
+    async with Kiosk(config) as k:
+        printer.set_faults({"down": True})
+        refused = await k.scan("4977")
+        assert (refused.outcome, refused.title) == ("denied", "Station not set up for printing")
+        assert "The profile's equipment 'press 2' is not a Scantrust id" in refused.details[0]
+        assert k.service.waiting() == 0 and k.journal.outbox() == []
+    assert printer.requests() == []
 
 
 async def test_an_unknown_confirmation_is_parked_not_resent(sims, tmp_path: Path) -> None:

@@ -13,10 +13,13 @@ Assumptions where ../shared/vendor-docs/scantrust-workorders.txt is silent:
 - substrate and equipment are ids (the document: "integer, substrate id"); they are sent as
   JSON numbers. external_id is optional text, sent only when given. Each comes from the
   profile's ``params`` (keys ``substrate``, ``equipment``, ``external_id``; a digit string
-  is taken as an id) or else the backend's keys of the same names; a confirmation without
-  substrate or equipment is refused before sending (``http_status`` 0: no HTTP exchange).
-  Other params keys are refused by the action's step, so a misspelt key is not silently
-  replaced by the backend's value.
+  is taken as an id) or else the backend's keys of the same names. The connector binds its
+  backend into the action's step (its ``actions``), so a confirmation without substrate or
+  equipment, with unknown params keys (a misspelt key must not fall back to the backend's
+  value silently) or with "", "." or ".." as the work order id is refused at the station
+  (``denied``) and never journaled as a request or queued. ``perform`` checks the same
+  again for a request that did not come through the step (``Rejected`` with ``http_status``
+  0: no HTTP exchange took place).
 - An external id from a second scan: with the params key ``external_id_from_scan = true`` a
   work order scan is kept in the action's state (journaled: it survives a restart) and
   answered "Now scan the external id"; the next scan is its external id and the
@@ -24,7 +27,7 @@ Assumptions where ../shared/vendor-docs/scantrust-workorders.txt is silent:
   A work order waits at most ``EXTERNAL_ID_WAIT_S``: a later scan starts anew, so a scan
   after a break is never taken for an external id. ``CMD:CANCEL`` drops the waiting one.
 - The work order id is one percent-encoded path segment (everything but RFC 3986 unreserved
-  characters is encoded); "", "." and ".." are refused before sending.
+  characters is encoded).
 - Answers (Django REST framework bodies): 2xx with a work order object is ``Confirmed``
   (``codegen_status`` 6 "generating", 4 "ready"; the codes file is ready when
   ``codegen_file`` is set); a 2xx without one is ``BadAnswer(unknown=True)``. 400 (``detail``,
@@ -49,8 +52,9 @@ import os
 import re
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, NamedTuple
 from urllib.parse import quote
 
 import httpx
@@ -91,6 +95,7 @@ CODEGEN_DONE = 4
 CONFIRM_NAME = "printer-confirm"
 FROM_SCAN = "external_id_from_scan"
 PARAMS = ("substrate", "equipment", "external_id", FROM_SCAN)
+NOT_A_WORKORDER = "Scan the work order number."
 EXTERNAL_ID_WAIT_S = 120.0
 """How long a scanned work order waits for its external id scan (``external_id_from_scan``)."""
 
@@ -318,6 +323,41 @@ class _Confirmation:
         return body
 
 
+class Refusal(NamedTuple):
+    """Why a confirmation cannot be sent, found before sending."""
+
+    title: str
+    details: tuple[str, ...]
+
+
+def confirmation(params: Mapping[str, Any], backend: ScantrustConfig, name: str) -> _Confirmation | Refusal:
+    """Substrate, equipment and external id from the profile's params, else the backend's keys."""
+    problem = params_problem(params)
+    if problem:
+        return Refusal("Profile not usable", (problem,))
+    problems: list[str] = []
+    ids: dict[str, int] = {}
+    for key in ("substrate", "equipment"):
+        value = params.get(key, getattr(backend, key))
+        if isinstance(value, str) and value.isascii() and value.isdigit() and 0 < len(value) <= 18:
+            value = int(value)
+        if value is None:
+            problems.append(f"No {key} is set up for this station: give {key} in backends.{name} "
+                            "or in the profile's params.")
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            problems.append(f"The profile's {key} {_cap(str(value))!r} is not a Scantrust id (a whole number).")
+        else:
+            ids[key] = value
+    external = params.get("external_id", backend.external_id)
+    if isinstance(external, int) and not isinstance(external, bool):
+        external = str(external)
+    if external is not None and (not isinstance(external, str) or len(external) > MAX_EXTERNAL_ID):
+        problems.append(f"The profile's external_id must be text of at most {MAX_EXTERNAL_ID} characters.")
+    if problems:
+        return Refusal("Station not set up for printing", tuple(problems))
+    return _Confirmation(ids["substrate"], ids["equipment"], external)
+
+
 # --- the action's state at a station: a work order waiting for its external id ---------------
 
 
@@ -342,10 +382,12 @@ def _pending(state: State, now: float) -> tuple[str | None, str | None]:
     return pending["workorder"], None
 
 
-def step(state: State, request: Request, now: float) -> Step:
-    """Params checked first. With ``external_id_from_scan`` a work order scan waits (in the
-    state) for the next scan, its external id; ``CMD:CANCEL`` drops it. Otherwise the scan
-    is sent as it is."""
+def step(state: State, request: Request, now: float, *, backend: ScantrustConfig | None = None,
+         name: str = "") -> Step:
+    """Params checked first, and with the connector's ``backend`` the whole confirmation, so a
+    station that is not set up never queues anything. With ``external_id_from_scan`` a work
+    order scan waits (in the state) for the next scan, its external id; ``CMD:CANCEL`` drops
+    it. Otherwise the scan is sent as it is."""
     problem = params_problem(request.params)
     if problem:
         return Step(state, reply=LocalReply("denied", "Profile not usable", (problem,)))
@@ -360,7 +402,15 @@ def step(state: State, request: Request, now: float) -> Step:
     if request.command is not None:
         return Step(state, reply=LocalReply("ignored", "Unknown command",
                                             (f"{CONFIRM_NAME} has no command {request.command}.",)))
+    if backend is not None:
+        checked = confirmation(request.params, backend, name)
+        if isinstance(checked, Refusal):
+            return Step(state, reply=LocalReply("denied", checked.title, checked.details))
     if not request.params.get(FROM_SCAN):
+        try:
+            workorder_segment(request.identifier)
+        except NotASegment as exc:
+            return Step(state, reply=LocalReply("denied", "Not a work order id", (str(exc), NOT_A_WORKORDER)))
         return Step(state, request=request)
     if workorder is not None:
         if len(request.identifier) > MAX_EXTERNAL_ID:
@@ -373,7 +423,7 @@ def step(state: State, request: Request, now: float) -> Step:
     try:
         workorder_segment(request.identifier)
     except NotASegment as exc:
-        return Step(state, reply=LocalReply("denied", "Not a work order id", (str(exc), "Scan the work order number.")))
+        return Step(state, reply=LocalReply("denied", "Not a work order id", (str(exc), NOT_A_WORKORDER)))
     details = [f"Work order {request.identifier} is confirmed once its external id is scanned "
                f"(within {EXTERNAL_ID_WAIT_S:g} s).", "CMD:CANCEL drops it."]
     if expired is not None:
@@ -416,6 +466,8 @@ class ScantrustConnector:
         self._base = httpx.URL(backend.base_url)
         self._client = httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(backend.timeout_s),
                                          transport=transport)
+        # The station uses these: the step checks each confirmation against this backend's ids.
+        self.actions = {CONFIRM.name: replace(CONFIRM, step=partial(step, backend=backend, name=name))}
 
     def __repr__(self) -> str:
         return f"ScantrustConnector(name={self.name!r}, base_url={self._where!r})"
@@ -433,44 +485,17 @@ class ScantrustConnector:
         if request.command is not None:
             raise ValueError(f"{CONFIRM.name}: command {request.command!r} is answered by the action's step, "
                              "never sent")
-        confirmation = self.confirmation(request.params)
-        if isinstance(confirmation, Rejected):
-            return confirmation
+        checked = confirmation(request.params, self.backend, self.name)
+        if isinstance(checked, Refusal):
+            return Rejected(checked.title, checked.details, NO_HTTP)
         try:
             url = self.workorder_url(request.identifier)
         except NotASegment as exc:
-            return Rejected("Not a work order id", (str(exc), "Scan the work order number."), NO_HTTP)
-        reply = await self._exchange(self._client.build_request("PATCH", url, json=confirmation.body()))
+            return Rejected("Not a work order id", (str(exc), NOT_A_WORKORDER), NO_HTTP)
+        reply = await self._exchange(self._client.build_request("PATCH", url, json=checked.body()))
         if not isinstance(reply, _Reply):
             return reply
         return self._interpret(reply, request.identifier)
-
-    def confirmation(self, params: Mapping[str, Any]) -> _Confirmation | Rejected:
-        """Substrate, equipment and external id from the profile's params, else the backend's keys."""
-        problem = params_problem(params)
-        if problem:
-            return Rejected("Profile not usable", (problem,), NO_HTTP)
-        problems: list[str] = []
-        ids: dict[str, int] = {}
-        for key in ("substrate", "equipment"):
-            value = params.get(key, getattr(self.backend, key))
-            if isinstance(value, str) and value.isascii() and value.isdigit() and 0 < len(value) <= 18:
-                value = int(value)
-            if value is None:
-                problems.append(f"No {key} is set up for this station: give {key} in backends.{self.name} "
-                                "or in the profile's params.")
-            elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                problems.append(f"The profile's {key} {_cap(str(value))!r} is not a Scantrust id (a whole number).")
-            else:
-                ids[key] = value
-        external = params.get("external_id", self.backend.external_id)
-        if isinstance(external, int) and not isinstance(external, bool):
-            external = str(external)
-        if external is not None and (not isinstance(external, str) or len(external) > MAX_EXTERNAL_ID):
-            problems.append(f"The profile's external_id must be text of at most {MAX_EXTERNAL_ID} characters.")
-        if problems:
-            return Rejected("Station not set up for printing", tuple(problems), NO_HTTP)
-        return _Confirmation(ids["substrate"], ids["equipment"], external)
 
     def _interpret(self, reply: _Reply, workorder: str) -> Answer:
         status = reply.status
