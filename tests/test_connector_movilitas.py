@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -219,7 +220,8 @@ async def test_body_not_parsed(secrets: None) -> None:
     def mangle(request: httpx.Request) -> httpx.Response:
         status, headers, body = sim.handle(request.method, request.url.raw_path.decode(),
                                            {k.lower(): v for k, v in request.headers.items()}, request.content[:-1])
-        return httpx.Response(status, headers=headers, content=body)
+        # A stream, as a real transport gives: the bounded exchange reads the raw stream itself.
+        return httpx.Response(status, headers=headers, stream=httpx.ByteStream(body))
 
     connector = MovilitasConnector("pack", config("http://movilitas.test"), transport=httpx.MockTransport(mangle))
     answer = await connector.perform(release("Order143"))
@@ -384,7 +386,9 @@ async def test_an_oversized_answer_is_not_read(canned_server, secrets: None, mon
     body = json.dumps({"success": True, "message": "Packaging order released", "data": ["S" * 12] * 200})
     answer = await perform_once(canned_server(200, body).url)
     assert isinstance(answer, BadAnswer) and answer.unknown
-    assert "with more than 1000 bytes; the order may or may not have been released" in answer.message
+    assert answer.message == ("The Movilitas server answered HTTP 200 with an answer the kiosk will not read (the "
+                              f"answer is {len(body)} bytes long (the limit is 1000)); the order may or may not have "
+                              "been released: scan it again to see its status")
 
 
 # --- no answer ---------------------------------------------------------------------------
@@ -500,3 +504,25 @@ async def test_probe_unreachable_and_wrong_base_url(closed_port: int, canned_ser
     assert "connection refused" in probes[0].message
     assert "not like the Movilitas release API: <h1>Not Found</h1>" in probes[1].message
 
+
+
+# --- user:password in base_url -------------------------------------------------------------
+
+
+async def test_base_url_credentials_go_as_basic_auth_and_are_never_shown(movilitas: Running, secrets: None,
+                                                                         closed_port: int) -> None:
+    url = movilitas.url.replace("http://", "http://kiosk:pa%40ss55@")
+    connector = MovilitasConnector("pack", config(url))
+    answer = await connector.perform(release("Order143"))
+    await connector.aclose()
+    assert isinstance(answer, Released)
+    headers = movilitas.sim.requests()[0]["headers"]
+    assert headers["authorization"] == "Basic " + base64.b64encode(b"kiosk:pa@ss55").decode()
+    assert headers["x-access-token"] == DEMO_TOKEN
+    offline = MovilitasConnector("pack", config(f"http://kiosk:pa%40ss55@127.0.0.1:{closed_port}"))
+    shown = [repr(connector), repr(offline), repr(await offline.perform(release("Order143"))),
+             repr(await offline.probe())]
+    await offline.aclose()
+    assert not any("ss55" in text for text in shown)
+    with pytest.raises(ValueError, match="base_url carries user:password and the token goes in the Authorization"):
+        config(url, token_header="authorization")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -473,3 +474,21 @@ async def test_probe_refused_token_unreachable_and_wrong_base_url(scantrust: Run
     assert [(p.ok, p.problem) for p in probes] == [(False, "token"), (False, "unreachable"), (False, "base_url")]
     assert "Token not accepted" in probes[0].message and INVALID_TOKEN in probes[0].message
     assert "revoked" not in probes[0].message
+
+
+async def test_base_url_credentials_go_as_basic_auth_and_are_never_shown(closed_port: int) -> None:
+    sim = ScantrustSim(token_header="X-Api-Key", token_scheme="")
+    with SimServer(sim) as server:
+        url = server.url.replace("http://", "http://kiosk:pa%40ss55@")
+        answer = await confirm_once(url, token_header="X-Api-Key", token_scheme="")
+    assert isinstance(answer, Confirmed)
+    headers = sim.requests()[0]["headers"]
+    assert headers["authorization"] == "Basic " + base64.b64encode(b"kiosk:pa@ss55").decode()
+    assert headers["x-api-key"] == DEMO_TOKEN
+    offline = ScantrustConnector("print", config(f"http://kiosk:pa%40ss55@127.0.0.1:{closed_port}",
+                                                 token_header="X-Api-Key"))
+    shown = [repr(offline), repr(await offline.perform(confirm("4977"))), repr(await offline.probe())]
+    await offline.aclose()
+    assert not any("ss55" in text for text in shown)
+    with pytest.raises(ValueError, match="base_url carries user:password and the token goes in the Authorization"):
+        config(url)

@@ -38,15 +38,17 @@ Assumptions where ../shared/vendor-docs/movilitas-release-to-line.txt is silent:
 - ``probe()`` sends the release request with an empty JSON object: the document's
   validation rejects it before any order is looked up, so nothing changes; "Validation
   error" or "could not be parsed" proves the address, the token and the channel key.
-- Answers are read whole within ``timeout_s`` and ``MAX_ANSWER_BYTES`` (8 MiB: a release
-  of 100 000 serial numbers is about 2.5 MB of JSON).
+- Every request is one ``kiosk.connectors.http.exchange``: ``timeout_s`` bounds it from
+  connect to the last byte, the answer is at most ``MAX_ANSWER_BYTES`` (8 MiB: a release of
+  100 000 serial numbers is about 2.5 MB of JSON); a 2xx the kiosk will not read (too large,
+  undecodable) is ``BadAnswer(unknown=True)``. A ``user:password@`` in ``base_url`` is sent
+  as Basic authorization and never shown.
 
 Token and channel key are never logged, never part of a message and not in ``repr()``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -77,15 +79,29 @@ from kiosk.connectors.base import (
     Step,
     Unreachable,
 )
+from kiosk.connectors.http import (
+    FIELD_MAX_CHARS,
+    BadBody,
+    BoundedResponse,
+    DeadlineAfterSend,
+    DeadlineBeforeSend,
+    ExchangeError,
+    TransportFailed,
+    UnreadableJson,
+    cap_field,
+    exchange,
+    read_json,
+    split_credentials,
+)
 from kiosk.connectors.jobtrack import parse_retry_after
 
 RELEASE_ENDPOINT = "/v1/manufacturer/v2/api/packaging_order/release_to_line"
 SERVER = "the Movilitas server"
 THE_SERVER = "The Movilitas server"
+MAY = "the order may or may not have been released: scan it again to see its status"
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
+"""A release of 100 000 serial numbers is about 2.5 MB of JSON."""
 EXCERPT_CHARS = 120
-VALUE_CHARS = 200
-"""The longest vendor text (message, order id, serial number) kept in an answer."""
 SERIALS_SHOWN = 60
 NO_HTTP = 0
 """``http_status`` of an answer the kiosk gave itself."""
@@ -116,6 +132,10 @@ class MovilitasConfig(BackendConfig):
             raise ValueError("give token_env or token_file, not both")
         if self.channel_key_env and self.channel_key_file:
             raise ValueError("give channel_key_env or channel_key_file, not both")
+        if ((self.token_env or self.token_file) and self.token_header == "authorization"
+                and split_credentials(self.base_url)[1] is not None):
+            raise ValueError("base_url carries user:password and the token goes in the Authorization header "
+                             'too: use one of them (or token_header = "x-access-token")')
         return self
 
 
@@ -213,10 +233,6 @@ _WRONG_STATUS_ADVICE = ("The packaging order is in the status returned by the sy
                         "packaging order.")
 
 
-def _cap(text: str, limit: int = VALUE_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _excerpt(content: bytes) -> str:
     """The start of a body as one safe line (control characters made visible)."""
     text = content[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
@@ -224,20 +240,11 @@ def _excerpt(content: bytes) -> str:
     return visible(text[:EXCERPT_CHARS]) + ("…" if cut else "")
 
 
-@dataclass(frozen=True)
-class _Reply:
-    """A whole answer: status line, headers and a body of at most ``MAX_ANSWER_BYTES``."""
-
-    status: int
-    reason: str
-    headers: httpx.Headers
-    content: bytes
-
-
 def _json(content: bytes) -> tuple[bool, Any]:
+    """(True, the value) for a JSON body the kiosk reads (bounded depth, strict UTF-8), else (False, None)."""
     try:
-        return True, json.loads(content.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        return True, read_json(content)
+    except UnreadableJson:
         return False, None
 
 
@@ -250,7 +257,7 @@ class VendorError:
     details: tuple[str, ...] = ()
 
 
-def vendor_error(reply: _Reply) -> VendorError | None:
+def vendor_error(reply: BoundedResponse) -> VendorError | None:
     """The refusal in a JSON ``{"success": false, "message", "code"}`` or plain-text body, else None."""
     is_json, data = _json(reply.content)
     if is_json:
@@ -259,13 +266,13 @@ def vendor_error(reply: _Reply) -> VendorError | None:
         code = data.get("code")
         raw = data.get("details")
         items = raw if isinstance(raw, list) else [] if raw is None else [raw]
-        details = tuple(_cap(item if isinstance(item, str) else json.dumps(item)) for item in items[:20])
-        return VendorError(_cap(data["message"].strip()), code if isinstance(code, str) else None, details)
+        details = tuple(cap_field(item if isinstance(item, str) else json.dumps(item)) for item in items[:20])
+        return VendorError(cap_field(data["message"].strip()), code if isinstance(code, str) else None, details)
     media = reply.headers.get("Content-Type", "text/plain").split(";")[0].strip().lower()
     text = reply.content.decode("utf-8", errors="replace").strip()
-    if media != "text/plain" or not text or len(text) > 4 * VALUE_CHARS:
+    if media != "text/plain" or not text or len(text) > 4 * FIELD_MAX_CHARS:
         return None
-    return VendorError(_cap(text.splitlines()[0].strip()))
+    return VendorError(cap_field(text.splitlines()[0].strip()))
 
 
 def advice(error: VendorError) -> tuple[str, ...]:
@@ -287,7 +294,7 @@ def _serials(data: Any) -> tuple[str, ...] | None:
     for item in data:
         if isinstance(item, bool) or not isinstance(item, (str, int)):
             return None
-        out.append(_cap(str(item)))
+        out.append(cap_field(str(item)))
     return tuple(out)
 
 
@@ -380,7 +387,10 @@ class MovilitasConnector:
         token = read_secret(name, "token", "token", backend.token_env, backend.token_file)
         channel_key = read_secret(name, "channel key", "channel_key", backend.channel_key_env,
                                   backend.channel_key_file)
+        url, basic = split_credentials(backend.base_url)
         headers = {"Accept": "application/json", "User-Agent": "kiosk-movilitas"}
+        if basic is not None:
+            headers["Authorization"] = basic
         if token is not None:
             if backend.token_header == "authorization":
                 headers["Authorization"] = f"Bearer {token}"
@@ -388,7 +398,7 @@ class MovilitasConnector:
                 headers["x-access-token"] = token
         if channel_key is not None:
             headers["x-channel-key"] = channel_key
-        self._base = httpx.URL(backend.base_url)
+        self._base = httpx.URL(url)
         raw_path = self._base.raw_path.split(b"?", 1)[0].rstrip(b"/") + RELEASE_ENDPOINT.encode()
         self.release_url = self._base.copy_with(raw_path=raw_path, query=None, fragment=None)
         self._client = httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(backend.timeout_s),
@@ -411,11 +421,11 @@ class MovilitasConnector:
     async def release(self, order_id: str) -> Answer:
         """Release ``order_id`` to the line."""
         reply = await self._exchange(self._client.build_request("PATCH", self.release_url, json={"order_id": order_id}))
-        if not isinstance(reply, _Reply):
+        if not isinstance(reply, BoundedResponse):
             return reply
         return self._interpret(reply, order_id)
 
-    def _interpret(self, reply: _Reply, order_id: str) -> Answer:
+    def _interpret(self, reply: BoundedResponse, order_id: str) -> Answer:
         status = reply.status
         if status >= 500 or status == 429:
             return self._bad(reply, f"{THE_SERVER} answered HTTP {status} {reply.reason}".rstrip())
@@ -453,7 +463,7 @@ class MovilitasConnector:
                     "channel_key_file: this backend names neither.",)
         return ()
 
-    def _bad(self, reply: _Reply, message: str, *, unknown: bool = False) -> BadAnswer:
+    def _bad(self, reply: BoundedResponse, message: str, *, unknown: bool = False) -> BadAnswer:
         excerpt = _excerpt(reply.content)
         return BadAnswer(message=f"{message}: {excerpt}" if excerpt else f"{message} (empty body)",
                          http_status=reply.status, excerpt=excerpt,
@@ -461,34 +471,31 @@ class MovilitasConnector:
 
     # --- the wire ----------------------------------------------------------------------------
 
-    async def _exchange(self, request: httpx.Request) -> _Reply | Unreachable | BadAnswer:
-        """Send ``request`` and read the whole answer within ``timeout_s`` and ``MAX_ANSWER_BYTES``.
-
-        Every request of this connector goes out here, and nowhere else."""
-        deadline = self.backend.timeout_s
-        may = "the order may or may not have been released: scan it again to see its status"
+    async def _exchange(self, request: httpx.Request) -> BoundedResponse | Unreachable | BadAnswer:
+        """Every request of this connector: ``kiosk.connectors.http.exchange`` with ``timeout_s``
+        as the whole-exchange deadline and at most ``MAX_ANSWER_BYTES`` of answer."""
         try:
-            async with asyncio.timeout(deadline):
-                response = await self._client.send(request, stream=True)
-                try:
-                    content = bytearray()
-                    async for chunk in response.aiter_bytes():
-                        content += chunk
-                        if len(content) > MAX_ANSWER_BYTES:
-                            return BadAnswer(f"{THE_SERVER} answered HTTP {response.status_code} with more "
-                                             f"than {MAX_ANSWER_BYTES} bytes; {may}", http_status=response.status_code,
-                                             unknown=response.is_success)
-                finally:
-                    await response.aclose()
-        except TimeoutError:
-            return Unreachable(f"{THE_SERVER} at {self._where} gave no complete answer within "
-                               f"{deadline:g} s; {may}", sent=True)
-        except httpx.DecodingError:
-            return BadAnswer(f"{THE_SERVER} answered with a body that cannot be decoded; {may}",
-                             unknown=True)
-        except httpx.TransportError as exc:
-            return _unreachable(exc, self._where, deadline, may)
-        return _Reply(response.status_code, response.reason_phrase, response.headers, bytes(content))
+            return await exchange(self._client, request, deadline_s=self.backend.timeout_s, max_bytes=MAX_ANSWER_BYTES)
+        except BadBody as exc:
+            unknown = 200 <= exc.status < 300
+            excerpt = _excerpt(exc.head)
+            message = (f"{THE_SERVER} answered HTTP {exc.status} with an answer the kiosk will not read "
+                       f"({exc.message})" + (f": {excerpt}" if excerpt else "") + (f"; {MAY}" if unknown else ""))
+            return BadAnswer(message, http_status=exc.status, excerpt=excerpt, unknown=unknown,
+                             retry_after_s=parse_retry_after(exc.headers.get("Retry-After")))
+        except ExchangeError as exc:
+            return self._unreachable(exc)
+
+    def _unreachable(self, exc: ExchangeError) -> Unreachable:
+        seconds = f"{self.backend.timeout_s:g} s"
+        if isinstance(exc, DeadlineBeforeSend):
+            return Unreachable(f"Cannot connect to {SERVER} at {self._where} (no connection within {seconds})")
+        if isinstance(exc, DeadlineAfterSend):
+            return Unreachable(f"{THE_SERVER} at {self._where} did not answer within {seconds}; {MAY}", sent=True)
+        reason = exc.reason if isinstance(exc, TransportFailed) else exc.message
+        if not exc.sent:
+            return Unreachable(f"Cannot connect to {SERVER} at {self._where} ({reason})")
+        return Unreachable(f"The connection to {SERVER} at {self._where} failed ({reason}); {MAY}", sent=True)
 
     async def probe(self, station: str | None = None) -> Probe:
         """Send the release request with ``{}``: refused by validation, it proves address, token and key.
@@ -522,23 +529,6 @@ class MovilitasConnector:
 
     async def aclose(self) -> None:
         await self._client.aclose()
-
-
-def _unreachable(exc: httpx.TransportError, where: str, deadline: float, may: str) -> Unreachable:
-    if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
-        return Unreachable(f"Cannot connect to {SERVER} at {where} (no connection within {deadline:g} s)", sent=False)
-    if isinstance(exc, httpx.ConnectError):
-        chain: list[BaseException] = []
-        link: BaseException | None = exc
-        while link is not None and len(chain) < 8:
-            chain.append(link)
-            link = link.__cause__ or link.__context__
-        refused = any(isinstance(e, ConnectionRefusedError) or "refused" in str(e).lower() for e in chain)
-        return Unreachable(f"Cannot connect to {SERVER} at {where} "
-                           f"({'connection refused' if refused else 'network error'})", sent=False)
-    if isinstance(exc, httpx.TimeoutException):
-        return Unreachable(f"{THE_SERVER} at {where} did not answer within {deadline:g} s; {may}", sent=True)
-    return Unreachable(f"{THE_SERVER} at {where} closed the connection without answering; {may}", sent=True)
 
 
 def _build(name: str, config: MovilitasConfig, *, base_dir: Path | None = None,

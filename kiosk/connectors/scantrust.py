@@ -39,14 +39,16 @@ Assumptions where ../shared/vendor-docs/scantrust-workorders.txt is silent:
   unknown result is parked for a lead, never resent blindly.
 - ``probe()`` GETs work order 0 (read-only): 401/403 mean the token is refused or lacks
   permission; a 404 ``{"detail": ...}`` or 200 means the API took the token.
-- Answers are read whole within ``timeout_s`` and ``MAX_ANSWER_BYTES``.
+- Every request is one ``kiosk.connectors.http.exchange``: ``timeout_s`` bounds it from
+  connect to the last byte, the answer is at most ``MAX_ANSWER_BYTES``; a 2xx the kiosk will
+  not read (too large, undecodable) is ``BadAnswer(unknown=True)``. A ``user:password@`` in
+  ``base_url`` is sent as Basic authorization and never shown.
 
 The token is never logged, never part of a message and not in ``repr()``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -78,15 +80,28 @@ from kiosk.connectors.base import (
     Step,
     Unreachable,
 )
+from kiosk.connectors.http import (
+    BadBody,
+    BoundedResponse,
+    DeadlineAfterSend,
+    DeadlineBeforeSend,
+    ExchangeError,
+    TransportFailed,
+    UnreadableJson,
+    cap_field,
+    exchange,
+    read_json,
+    split_credentials,
+)
 from kiosk.connectors.jobtrack import parse_retry_after
 
 WORKORDERS = "/api/v2/workorders/"
 CONFIRM_SUFFIX = "/printer-confirm/"
 SERVER = "the Scantrust server"
 THE_SERVER = "The Scantrust server"
+MAY = "the work order may or may not have been confirmed"
 MAX_ANSWER_BYTES = 1024 * 1024
 EXCERPT_CHARS = 120
-VALUE_CHARS = 200
 MAX_EXTERNAL_ID = 255
 NO_HTTP = 0
 """``http_status`` of an answer the kiosk gave itself."""
@@ -138,6 +153,10 @@ class ScantrustConfig(BackendConfig):
     def _one_token_source(self) -> "ScantrustConfig":
         if self.token_env and self.token_file:
             raise ValueError("give token_env or token_file, not both")
+        if ((self.token_env or self.token_file) and self.token_header.lower() == "authorization"
+                and split_credentials(self.base_url)[1] is not None):
+            raise ValueError("base_url carries user:password and the token goes in the Authorization header "
+                             "too: use one of them (or set token_header for the token)")
         return self
 
 
@@ -238,14 +257,10 @@ class Confirmed(Accepted):
         return tuple(DisplayField(key, label, value) for key, label, value in shown if value)
 
 
-def _cap(text: str, limit: int = VALUE_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _text(value: Any) -> str:
     if value is None or isinstance(value, (dict, list)):
         return ""
-    return _cap(value if isinstance(value, str) else str(value))
+    return cap_field(value if isinstance(value, str) else str(value))
 
 
 def _excerpt(content: bytes) -> str:
@@ -256,9 +271,10 @@ def _excerpt(content: bytes) -> str:
 
 
 def _json(content: bytes) -> tuple[bool, Any]:
+    """(True, the value) for a JSON body the kiosk reads (bounded depth, strict UTF-8), else (False, None)."""
     try:
-        return True, json.loads(content.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        return True, read_json(content)
+    except UnreadableJson:
         return False, None
 
 
@@ -269,7 +285,7 @@ def _confirmed(data: dict[str, Any], workorder: str, status: int) -> Confirmed:
     title = {CODEGEN_DONE: "Work order confirmed: codes ready",
              CODEGEN_GENERATING: "Work order confirmed: codes generating"}.get(codegen or 0, "Work order confirmed")
     return Confirmed(
-        title=title, workorder=_text(data.get("id")) or _cap(workorder), reference=_text(data.get("reference")),
+        title=title, workorder=_text(data.get("id")) or cap_field(workorder), reference=_text(data.get("reference")),
         state=_text(data.get("state")),
         codegen_status=codegen,
         codes_file_ready=bool(data.get("codegen_file")),
@@ -295,19 +311,9 @@ def _error_lines(data: dict[str, Any]) -> tuple[str, ...]:
     lines = []
     for key, messages in list(data.items())[:20]:
         items = messages if isinstance(messages, list) else [messages]
-        text = "; ".join(_text(m) if not isinstance(m, (dict, list)) else json.dumps(m)[:VALUE_CHARS] for m in items)
-        lines.append(_cap(text if key == "non_field_errors" else f"{key}: {text}"))
+        text = "; ".join(cap_field(json.dumps(m)) if isinstance(m, (dict, list)) else _text(m) for m in items)
+        lines.append(cap_field(text if key == "non_field_errors" else f"{key}: {text}"))
     return tuple(lines)
-
-
-@dataclass(frozen=True)
-class _Reply:
-    """A whole answer: status line, headers and a body of at most ``MAX_ANSWER_BYTES``."""
-
-    status: int
-    reason: str
-    headers: httpx.Headers
-    content: bytes
 
 
 @dataclass(frozen=True)
@@ -345,7 +351,7 @@ def confirmation(params: Mapping[str, Any], backend: ScantrustConfig, name: str)
             problems.append(f"No {key} is set up for this station: give {key} in backends.{name} "
                             "or in the profile's params.")
         elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            problems.append(f"The profile's {key} {_cap(str(value))!r} is not a Scantrust id (a whole number).")
+            problems.append(f"The profile's {key} {cap_field(str(value))!r} is not a Scantrust id (a whole number).")
         else:
             ids[key] = value
     external = params.get("external_id", backend.external_id)
@@ -460,10 +466,13 @@ class ScantrustConnector:
         self.backend = backend
         self._where = backend.display_url
         token = read_token(name, backend)
+        url, basic = split_credentials(backend.base_url)
         headers = {"Accept": "application/json", "User-Agent": "kiosk-scantrust"}
+        if basic is not None:
+            headers["Authorization"] = basic
         if token is not None:
             headers[backend.token_header] = f"{backend.token_scheme} {token}" if backend.token_scheme else token
-        self._base = httpx.URL(backend.base_url)
+        self._base = httpx.URL(url)
         self._client = httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(backend.timeout_s),
                                          transport=transport)
         # The station uses these: the step checks each confirmation against this backend's ids.
@@ -493,11 +502,11 @@ class ScantrustConnector:
         except NotASegment as exc:
             return Rejected("Not a work order id", (str(exc), NOT_A_WORKORDER), NO_HTTP)
         reply = await self._exchange(self._client.build_request("PATCH", url, json=checked.body()))
-        if not isinstance(reply, _Reply):
+        if not isinstance(reply, BoundedResponse):
             return reply
         return self._interpret(reply, request.identifier)
 
-    def _interpret(self, reply: _Reply, workorder: str) -> Answer:
+    def _interpret(self, reply: BoundedResponse, workorder: str) -> Answer:
         status = reply.status
         if status >= 500 or status == 429:
             return self._bad(reply, f"{THE_SERVER} answered HTTP {status} {reply.reason}".rstrip())
@@ -514,7 +523,7 @@ class ScantrustConnector:
     def _rejected(self, data: dict[str, Any], workorder: str, status: int) -> Answer:
         detail = data.get("detail")
         detail_text = _text(detail) if isinstance(detail, str) else ""
-        shown = _cap(visible(workorder), 40)
+        shown = cap_field(visible(workorder), 40)
         source = (f"environment variable {self.backend.token_env}" if self.backend.token_env else
                   f"token file {self.backend.token_file}" if self.backend.token_file else "no token source")
         if status == 401:
@@ -537,7 +546,7 @@ class ScantrustConnector:
             hint = (f"The station's substrate and equipment come from the profile's params or backends.{self.name}.",)
         return Rejected("Confirmation refused", lines + hint, status)
 
-    def _bad(self, reply: _Reply, message: str, *, unknown: bool = False) -> BadAnswer:
+    def _bad(self, reply: BoundedResponse, message: str, *, unknown: bool = False) -> BadAnswer:
         excerpt = _excerpt(reply.content)
         return BadAnswer(message=f"{message}: {excerpt}" if excerpt else f"{message} (empty body)",
                          http_status=reply.status, excerpt=excerpt,
@@ -545,33 +554,31 @@ class ScantrustConnector:
 
     # --- the wire ----------------------------------------------------------------------------
 
-    async def _exchange(self, request: httpx.Request) -> _Reply | Unreachable | BadAnswer:
-        """Send ``request`` and read the whole answer within ``timeout_s`` and ``MAX_ANSWER_BYTES``.
-
-        Every request of this connector goes out here, and nowhere else."""
-        deadline = self.backend.timeout_s
-        may = "the work order may or may not have been confirmed"
+    async def _exchange(self, request: httpx.Request) -> BoundedResponse | Unreachable | BadAnswer:
+        """Every request of this connector: ``kiosk.connectors.http.exchange`` with ``timeout_s``
+        as the whole-exchange deadline and at most ``MAX_ANSWER_BYTES`` of answer."""
         try:
-            async with asyncio.timeout(deadline):
-                response = await self._client.send(request, stream=True)
-                try:
-                    content = bytearray()
-                    async for chunk in response.aiter_bytes():
-                        content += chunk
-                        if len(content) > MAX_ANSWER_BYTES:
-                            return BadAnswer(f"{THE_SERVER} answered HTTP {response.status_code} with more "
-                                             f"than {MAX_ANSWER_BYTES} bytes; {may}", http_status=response.status_code,
-                                             unknown=response.is_success)
-                finally:
-                    await response.aclose()
-        except TimeoutError:
-            return Unreachable(f"{THE_SERVER} at {self._where} gave no complete answer within {deadline:g} s; {may}",
-                               sent=True)
-        except httpx.DecodingError:
-            return BadAnswer(f"{THE_SERVER} answered with a body that cannot be decoded; {may}", unknown=True)
-        except httpx.TransportError as exc:
-            return _unreachable(exc, self._where, deadline, may)
-        return _Reply(response.status_code, response.reason_phrase, response.headers, bytes(content))
+            return await exchange(self._client, request, deadline_s=self.backend.timeout_s, max_bytes=MAX_ANSWER_BYTES)
+        except BadBody as exc:
+            unknown = 200 <= exc.status < 300
+            excerpt = _excerpt(exc.head)
+            message = (f"{THE_SERVER} answered HTTP {exc.status} with an answer the kiosk will not read "
+                       f"({exc.message})" + (f": {excerpt}" if excerpt else "") + (f"; {MAY}" if unknown else ""))
+            return BadAnswer(message, http_status=exc.status, excerpt=excerpt, unknown=unknown,
+                             retry_after_s=parse_retry_after(exc.headers.get("Retry-After")))
+        except ExchangeError as exc:
+            return self._unreachable(exc)
+
+    def _unreachable(self, exc: ExchangeError) -> Unreachable:
+        seconds = f"{self.backend.timeout_s:g} s"
+        if isinstance(exc, DeadlineBeforeSend):
+            return Unreachable(f"Cannot connect to {SERVER} at {self._where} (no connection within {seconds})")
+        if isinstance(exc, DeadlineAfterSend):
+            return Unreachable(f"{THE_SERVER} at {self._where} did not answer within {seconds}; {MAY}", sent=True)
+        reason = exc.reason if isinstance(exc, TransportFailed) else exc.message
+        if not exc.sent:
+            return Unreachable(f"Cannot connect to {SERVER} at {self._where} ({reason})")
+        return Unreachable(f"The connection to {SERVER} at {self._where} failed ({reason}); {MAY}", sent=True)
 
     async def probe(self, station: str | None = None) -> Probe:
         """GET work order 0 (read-only): a JSON 404 or a 200 means the API took the token.
@@ -606,23 +613,6 @@ class ScantrustConnector:
 
     async def aclose(self) -> None:
         await self._client.aclose()
-
-
-def _unreachable(exc: httpx.TransportError, where: str, deadline: float, may: str) -> Unreachable:
-    if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
-        return Unreachable(f"Cannot connect to {SERVER} at {where} (no connection within {deadline:g} s)", sent=False)
-    if isinstance(exc, httpx.ConnectError):
-        chain: list[BaseException] = []
-        link: BaseException | None = exc
-        while link is not None and len(chain) < 8:
-            chain.append(link)
-            link = link.__cause__ or link.__context__
-        refused = any(isinstance(e, ConnectionRefusedError) or "refused" in str(e).lower() for e in chain)
-        return Unreachable(f"Cannot connect to {SERVER} at {where} "
-                           f"({'connection refused' if refused else 'network error'})", sent=False)
-    if isinstance(exc, httpx.TimeoutException):
-        return Unreachable(f"{THE_SERVER} at {where} did not answer within {deadline:g} s; {may}", sent=True)
-    return Unreachable(f"{THE_SERVER} at {where} closed the connection without answering; {may}", sent=True)
 
 
 def _build(name: str, config: ScantrustConfig, *, base_dir: Path | None = None,
