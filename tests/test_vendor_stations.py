@@ -310,3 +310,22 @@ def test_demo_stations_headless(tmp_path: Path) -> None:
     assert len(by_scan["CMD:SERIALS"]["fields"]["serial_list"].split(" ")) == 11
     assert by_scan["5094"]["fields"]["codes_file"] == "not yet"
     assert by_scan["Order151"]["details"][0].startswith("The packaging order is in the status returned")
+
+
+def test_the_example_configs_commented_stations_load(tmp_path: Path) -> None:
+    """config.example.toml shows the two stations commented out; uncommented they are a valid config."""
+    text = (REPO / "config.example.toml").read_text(encoding="utf-8")
+    for start in ("# [backends.packaging]", "# [backends.press]", '# name = "PACK"', '# name = "PRINT"'):
+        begin = text.index(start)
+        if start.startswith("# name"):
+            begin = text.rindex("# [[profiles]]", 0, begin)
+        end = text.index("\n\n", begin)
+        block = "\n".join(line[2:] for line in text[begin:end].splitlines())
+        text = text[:begin] + block + text[end:]
+    path = tmp_path / "kiosk.toml"
+    path.write_text(text, encoding="utf-8")
+    config = load_config(path)
+    assert isinstance(config.backends["packaging"], MovilitasConfig)
+    assert isinstance(config.backends["press"], ScantrustConfig)
+    assert config.profile("PRINT").params == {"equipment": 2, "external_id_from_scan": True}
+    assert config.profile("PACK").action == "release-to-line"
