@@ -3,7 +3,7 @@
 Action ``release-to-line``: a scanned packaging order id is sent as
 ``PATCH {base_url}/v1/manufacturer/v2/api/packaging_order/release_to_line`` with
 ``{"order_id": <id>}``, the token as ``x-access-token: <token>`` or ``Authorization: Bearer
-<token>`` (``token_header``) and the channel key as ``x-channel-key``. Success is an
+<token>`` (``token_header``) and the channel key as ``x-channel-key``. Success is a
 ``Released`` answer (order, status "In progress", how many serial numbers were assigned).
 ``CMD:SERIALS`` shows the serial numbers of the station's last release.
 
