@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kiosk.config import load_config
-from kiosk.simulators import loadings
+from kiosk.simulators import loadings, movilitas, scantrust
 from kiosk.simulators.jobtrack import JobTrackSim, demo_data
 from kiosk.simulators.server import SimApp, SimServer
 from kiosk.station.pin import hash_pin
@@ -53,6 +53,20 @@ DEMO_VENDORS: list[DemoVendor] = [
         _jobtrack_profile("INSP", "Inspection (operator required)", True),
         _jobtrack_profile("UV", "Rework"),
     ]),
+    DemoVendor("pack", movilitas.MovilitasSim,
+               {"vendor": "movilitas", "timeout_s": 3.0, "token_file": "movilitas-token",
+                "channel_key_file": "movilitas-channel-key"},
+               [{"name": "PACK", "backend": "pack", "station": "LINE1", "action": "release-to-line",
+                 "description": "Packaging line 1", "ack_barcode": "ACK"}],
+               files={"movilitas-token": movilitas.DEMO_TOKEN + "\n",
+                      "movilitas-channel-key": movilitas.DEMO_CHANNEL_KEY + "\n"}),
+    DemoVendor("print", scantrust.ScantrustSim,
+               {"vendor": "scantrust", "timeout_s": 3.0, "token_file": "scantrust-token",
+                "substrate": scantrust.DEMO_SUBSTRATE, "equipment": scantrust.DEMO_EQUIPMENT,
+                "external_id": scantrust.DEMO_EXTERNAL_ID},
+               [{"name": "PRINT", "backend": "print", "station": "PRESS1", "action": "printer-confirm",
+                 "description": "Secure-code press 1", "ack_barcode": "ACK"}],
+               files={"scantrust-token": scantrust.DEMO_TOKEN + "\n"}),
     DemoVendor("dock", lambda: loadings.LoadingsSim(loadings.demo_data()), {
         "vendor": "loadings", "timeout_s": 3.0,
         "item_units": {u.barcode: {"id": u.id, "name": u.name} for u in loadings.demo_data().item_units if u.barcode},
