@@ -312,7 +312,7 @@ class KioskApp(App[int], inherit_bindings=False):
         big = headline(result.outcome, title=result.title, verb=result.verb)
         if result.outcome == Outcome.OK:
             big = f"OK {result.order_number or result.scan}"
-            facts = result_facts(result)
+            facts = plain(result.title, "bold") + Text("\n") + result_facts(result)
         elif result.outcome == Outcome.QUEUED:
             self._panel_waiting = self._waiting_for(result)
             facts = Text(f"Saved. Will be sent when the connection is back. {self._panel_waiting} waiting\n",
