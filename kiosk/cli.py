@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from kiosk.config import Config, ConfigError, load_config
+from kiosk.simulators import SIMULATED_VENDORS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--headless", action="store_true", help="no screen: read scans from stdin")
 
     sim = sub.add_parser("simulate", help="serve a vendor simulator on 127.0.0.1")
-    sim.add_argument("vendor", choices=["jobtrack"])
+    sim.add_argument("vendor", choices=SIMULATED_VENDORS)
     sim.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0 picks a free one)")
     sim.add_argument("--data", type=Path, help="data file (TOML); default: the built-in demo data")
 

@@ -9,8 +9,8 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -108,7 +108,7 @@ def test_demo_toml_comment_table_lists_every_demo_code() -> None:
     header = DEMO_DATA_PATH.read_text(encoding="utf-8").split("[[stations]]")[0]
     for demo in DEMO_CODES:
         pattern = rf"^#\s+{re.escape(demo.code)}\s+{re.escape(demo.station)}\s+{re.escape(demo.operator or '')}"
-        assert re.search(pattern, header, re.M), demo
+        assert re.search(pattern, header, re.MULTILINE), demo
 
 
 def test_spec_example_succeeds_by_order_tray_and_po(jobtrack_sim: RunningSim) -> None:
@@ -442,7 +442,7 @@ def test_run_simulator_refuses_bad_input_with_one_line(tmp_path: Path, capsys: p
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         cases = [
-            (("prodsmart", 0, None), "no simulator for vendor 'prodsmart' (known: jobtrack)"),
+            (("acme", 0, None), "no simulator for vendor 'acme' (known: jobtrack, prodsmart)"),
             (("jobtrack", 0, bad), f"{bad}: stations[0].who: unknown key"),
             (("jobtrack", 0, tmp_path / "missing.toml"), "simulator data file not found"),
             (("jobtrack", busy.getsockname()[1], None), f"port {busy.getsockname()[1]} is already in use"),

@@ -9,8 +9,12 @@ from __future__ import annotations
 import errno
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-SIMULATED_VENDORS = ("jobtrack",)
+if TYPE_CHECKING:
+    from kiosk.simulators.server import SimApp
+
+SIMULATED_VENDORS = ("jobtrack", "prodsmart")
 
 
 def _fail(message: str) -> int:
@@ -29,18 +33,29 @@ def run_simulator(vendor: str, port: int, data: Path | None = None) -> int:
     if not 0 <= port <= 65535:
         return _fail(f"port {port} is not a TCP port number (0-65535)")
 
-    from kiosk.simulators.jobtrack import JobTrackSim, SimDataError, demo_data, load_sim_data
+    from kiosk.simulators.common import SimDataError
     from kiosk.simulators.server import serve_cli
 
     try:
-        sim_data = load_sim_data(data) if data is not None else demo_data()
+        app = _simulator(vendor, data)
     except SimDataError as exc:
         return _fail(str(exc))
     try:
-        return serve_cli(JobTrackSim(sim_data), port)
+        return serve_cli(app, port)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             return _fail(f"port {port} is already in use")
         if exc.errno == errno.EACCES:
             return _fail(f"port {port} needs more privileges (use a port above 1023)")
         return _fail(f"cannot listen on 127.0.0.1:{port} ({exc.strerror or exc})")
+
+
+def _simulator(vendor: str, data: Path | None) -> SimApp:
+    """The vendor's simulator on ``data`` (or its demo data); raises ``SimDataError``."""
+    if vendor == "prodsmart":
+        from kiosk.simulators.prodsmart import ProdsmartSim
+
+        return ProdsmartSim.from_file(data)
+    from kiosk.simulators.jobtrack import JobTrackSim
+
+    return JobTrackSim.from_file(data)

@@ -26,6 +26,7 @@ import copy
 import json
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -83,6 +84,12 @@ def load_model(path: str | Path, model: type[M]) -> M:
         return model.model_validate(raw)
     except ValidationError as exc:
         raise SimDataError(f"{path}: {format_errors(exc)}") from None
+
+
+def now_stamp() -> str:
+    """The wall-clock time in UTC as ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 # --- faults -------------------------------------------------------------------------------

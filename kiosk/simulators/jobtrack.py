@@ -21,7 +21,6 @@ faults; reset) come from ``kiosk.simulators.common.SimBase``.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, Self
 from urllib.parse import unquote
@@ -29,7 +28,7 @@ from urllib.parse import unquote
 from pydantic import Field, model_validator
 
 from kiosk.simulators import common
-from kiosk.simulators.common import SimBase, Strict, load_model
+from kiosk.simulators.common import SimBase, Strict, load_model, now_stamp
 from kiosk.simulators.server import Answer, json_answer
 
 SimDataError = common.SimDataError
@@ -200,11 +199,6 @@ def _fail(detail: str, status: int = 400) -> Answer:
     return json_answer(status, {"error": NOT_PERFORMED, "details": [detail]})
 
 
-def _now_stamp() -> str:
-    now = datetime.now(UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
-
-
 def _field_text(value: Any) -> str | None:
     """A body field as text: strings and integers are fine, missing/null is empty, else None."""
     if value is None:
@@ -312,7 +306,7 @@ class JobTrackSim(SimBase):
         return None
 
     def _accept(self, station: Station, order: Order, operator: str | None) -> Answer:
-        stamp = _now_stamp()
+        stamp = now_stamp()
         order.history.append(station.code)
         self._record(
             {
