@@ -605,7 +605,8 @@ class StationService:
         """The action's state at this profile's station (from the journal, cached)."""
         key = self._state_key(profile)
         if key not in self._states:
-            self._states[key] = self._read(lambda: self.journal.get_draft(key)) or {}
+            draft = self._read(lambda: self.journal.get_draft(key))
+            self._states[key] = draft["data"] if draft else {}
         return self._states[key]
 
     def _keep_state(self, profile: ProfileConfig, state: State) -> None:
