@@ -179,11 +179,17 @@ class StationService:
         return self.journal.count_status("parked")
 
     def action_spec(self, profile: ProfileConfig) -> ActionSpec:
-        vendor = self.config.backends[profile.backend].vendor
-        try:
-            return plugin_for(vendor).actions[profile.action]
-        except KeyError:
-            return DEFAULT_SPEC
+        """The profile's action as its backend's connector declares it. The connector's own
+        ``actions`` come first: an instance may bind its config into ``step``/``show`` (a
+        dock's item list); the plug-in's are the fallback (a wrapped connector in tests)."""
+        lane = getattr(self, "lanes", {}).get(profile.backend)
+        actions = getattr(lane.connector, "actions", None) if lane is not None else None
+        if actions is None or profile.action not in actions:
+            try:
+                actions = plugin_for(self.config.backends[profile.backend].vendor).actions
+            except KeyError:
+                return DEFAULT_SPEC
+        return actions.get(profile.action, DEFAULT_SPEC)
 
     def _profile_for(self, row: ScanRow) -> ProfileConfig:
         return self._profile_named(row.profile)

@@ -94,6 +94,9 @@ class ActionSpec:
     An action with ``step`` keeps a state per station in the journal: each scan goes through
     ``step`` first (which may answer locally, e.g. a loading's draft line), the state is
     journaled before the request leaves, and ``settle`` updates it from the vendor's answer.
+    The station uses the connector instance's ``actions``, so a connector may bind its own
+    config into these hooks (``functools.partial``); its plug-in's ``actions`` name the same
+    actions (config checks and ``kiosk doctor`` read those).
     """
 
     name: str
