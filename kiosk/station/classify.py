@@ -29,7 +29,8 @@ class Classified:
     command: str | None = None
     """For commands: ACK, LOGOUT, PROFILE or the unknown word as scanned (upper-cased)."""
     argument: str | None = None
-    """For CMD:PROFILE:<name>: the name, exactly as scanned."""
+    """What follows ``CMD:<WORD>:``, exactly as scanned (CMD:PROFILE:<name>, CMD:NOTIFY:<reason>);
+    None when the scan has no second colon."""
 
 
 @lru_cache(maxsize=256)
@@ -49,11 +50,11 @@ def classify(text: str, profile: ProfileConfig, lead: LeadConfig) -> Classified:
     if profile.ack_barcode is not None and text == profile.ack_barcode:
         return Classified(Kind.COMMAND, text, command="ACK")
     if text.startswith(profile.command_prefix):
-        word, _, argument = text[len(profile.command_prefix):].partition(":")
+        word, colon, argument = text[len(profile.command_prefix):].partition(":")
         word = word.strip().upper()
         if word == "PROFILE":
             return Classified(Kind.COMMAND, text, command="PROFILE", argument=argument)
-        return Classified(Kind.COMMAND, text, command=word)
+        return Classified(Kind.COMMAND, text, command=word, argument=argument if colon else None)
     if profile.job_patterns is None or any(_matches(p, text) for p in profile.job_patterns):
         return Classified(Kind.JOB, text)
     return Classified(Kind.UNKNOWN, text)
