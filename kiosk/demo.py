@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from kiosk.config import load_config
-from kiosk.simulators.jobtrack import JobTrackSim, demo_data
+from kiosk.simulators import jobtrack, prodsmart
 from kiosk.simulators.server import SimApp, SimServer
 from kiosk.station.pin import hash_pin
 
@@ -32,24 +32,38 @@ class DemoVendor:
     simulator: Callable[[], SimApp]
     backend_keys: dict[str, str | float | int | bool]
     """The backend table's keys besides base_url (vendor first)."""
-    profiles: list[dict[str, str | float | int | bool]]
+    profiles: list[dict[str, str | float | int | bool | dict[str, str]]]
     files: dict[str, str] = field(default_factory=dict)
     """Files written beside the config (token files), name -> content."""
 
 
-def _jobtrack_profile(name: str, description: str, requires: bool = False) -> dict[str, str | float | int | bool]:
+Profile = dict[str, str | float | int | bool | dict[str, str]]
+
+
+def _jobtrack_profile(name: str, description: str, requires: bool = False) -> Profile:
     return {"name": name, "backend": "demo", "station": name, "description": description,
             "operator_pattern": "^OP\\d+$", "ack_barcode": "ACK", "requires_operator": requires}
 
 
 DEMO_VENDORS: list[DemoVendor] = [
-    DemoVendor("demo", lambda: JobTrackSim(demo_data()), {"vendor": "jobtrack", "timeout_s": 3.0}, [
+    DemoVendor("demo", lambda: jobtrack.JobTrackSim(jobtrack.demo_data()), {"vendor": "jobtrack", "timeout_s": 3.0}, [
         _jobtrack_profile("LP", "Lens Processing"),
         _jobtrack_profile("AR", "Anti-Reflective Coat"),
         _jobtrack_profile("QC", "Final Inspection"),
         _jobtrack_profile("INSP", "Inspection (operator required)", True),
         _jobtrack_profile("UV", "Rework"),
     ]),
+    DemoVendor("prodsmart", lambda: prodsmart.ProdsmartSim(prodsmart.demo_data()),
+               {"vendor": "prodsmart", "timeout_s": 3.0, "key_file": "prodsmart-key",
+                "secret_file": "prodsmart-secret"}, [
+        {"name": "PO", "backend": "prodsmart", "station": "PO", "action": "production-order",
+         "description": "Production orders (Prodsmart)", "operator_pattern": "^OP\\d+$", "ack_barcode": "ACK"},
+        {"name": "CNT", "backend": "prodsmart", "station": "A32", "action": "machine-counter",
+         "description": "Press A32: good parts and waste (Prodsmart)", "operator_pattern": "^OP\\d+$",
+         "ack_barcode": "ACK", "duplicate_window_s": 0, "params": {"waste_prefix": "WASTE:"}},
+        {"name": "DT", "backend": "prodsmart", "station": "A32", "action": "downtime",
+         "description": "Press A32: downtime cards (Prodsmart)", "operator_pattern": "^OP\\d+$", "ack_barcode": "ACK"},
+    ], files={"prodsmart-key": f"{prodsmart.DEMO_KEY}\n", "prodsmart-secret": f"{prodsmart.DEMO_SECRET}\n"}),
 ]
 
 
