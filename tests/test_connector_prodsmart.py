@@ -477,6 +477,26 @@ async def test_vendor_text_is_shown_sanitised_and_short(status: int, body: bytes
     assert len(text) <= 400
 
 
+class Echo:
+    """Echoes the request line in every error, as some servers do."""
+
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> SimAnswer:
+        if raw_path == "/api/authorization":
+            return 200, {"Content-Type": "application/json"}, b'{"token": "Zq9-s3cr3t_t0k3n"}'
+        return 404, {"Content-Type": "text/plain"}, f"No route for {method} {raw_path}".encode()
+
+
+async def test_a_vendor_echoing_the_url_never_shows_the_token() -> None:
+    with SimServer(Echo()) as server:
+        conn = ProdsmartConnector("ps", config(server.url))
+        try:
+            answer = await conn.perform(Request("production-order", "PO", "77"))
+        finally:
+            await conn.aclose()
+    assert isinstance(answer, Rejected)
+    assert answer.details == ("No route for GET /api/production-orders/77?access_token=<access token>",)
+
+
 def test_key_and_secret_come_from_env_or_file_never_the_config(tmp_path: Path, monkeypatch) -> None:
     with pytest.raises(ValueError, match="give key_env or key_file"):
         ProdsmartConfig(vendor="prodsmart", base_url="http://x", secret_env="S")
