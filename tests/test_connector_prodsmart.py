@@ -477,6 +477,21 @@ async def test_vendor_text_is_shown_sanitised_and_short(status: int, body: bytes
     assert len(text) <= 400
 
 
+@pytest.mark.parametrize(("body", "values"), [
+    (b'{"code": "X", "products": 5, "status": ["odd"], "is-active": "yes"}', {"order": "1", "code": "X"}),
+    (b'{"code": "Y", "products": [{"product": "P", "quantity-produced": 30.0, "quantity-ordered": 45.5}, 7]}',
+     {"order": "1", "code": "Y", "product_1": "30 / 45.5"}),
+])
+async def test_an_odd_production_order_shows_what_can_be_read(body: bytes, values: dict[str, str]) -> None:
+    with SimServer(Canned(200, body, "application/json")) as server:
+        conn = ProdsmartConnector("ps", config(server.url))
+        try:
+            answer = await conn.perform(Request("production-order", "PO", "1"))
+        finally:
+            await conn.aclose()
+    assert isinstance(answer, OrderShown) and answer.values() == values
+
+
 class Echo:
     """Echoes the request line in every error, as some servers do."""
 

@@ -690,10 +690,13 @@ class ProdsmartConnector:
             return self._unreadable(reply, "a production order")
 
         def text(value: Any) -> str:
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)  # 700.0 produced reads as 700
             return "" if value is None or isinstance(value, (dict, list)) else _cap(str(value))
 
+        listed = data.get("products")
         products = tuple((text(p.get("product")), text(p.get("quantity-produced")), text(p.get("quantity-ordered")))
-                         for p in data.get("products") or () if isinstance(p, dict))
+                         for p in (listed if isinstance(listed, list) else ()) if isinstance(p, dict))
         active = data.get("is-active", data.get("active"))
         return OrderShown(order=order, code=text(data.get("code")), products=products[:20],
                           status=text(data.get("status")), running_status=text(data.get("running-status")),
@@ -795,7 +798,8 @@ class ProdsmartConnector:
         count = data.get("count")
         if isinstance(count, int) and not isinstance(count, bool):
             self._learn(machine, "count", count)
-        for item in data.get("waste") or ():
+        waste = data.get("waste")
+        for item in waste if isinstance(waste, list) else ():
             if isinstance(item, dict) and isinstance(item.get("code"), str) and isinstance(item.get("quantity"), int):
                 self._learn(machine, f"waste:{item['code']}", item["quantity"])
 
