@@ -286,13 +286,13 @@ def order_step(state: State, request: Request, now: float) -> Step:
 
 
 def order_settle(state: State, request: Request, answer: Answer, now: float) -> State:
-    """A look-up puts the order in hand (a refused one empties the hand); activating marks it active."""
+    """A look-up puts the order in hand; one that fails in any way empties the hand, so a command
+    never acts on an earlier order than the one scanned last. Activating marks it active."""
     if request.command is None:
         if isinstance(answer, OrderShown):
             return {"order": answer.order, "code": answer.code, "progress": answer.progress,
                     "status": answer.status, "running_status": answer.running_status, "active": answer.active}
-        if isinstance(answer, Rejected):
-            return {}
+        return {}
     elif request.command == "ACTIVATE" and isinstance(answer, Accepted) and _order_in_hand(state):
         return {**state, "active": True}
     return state
