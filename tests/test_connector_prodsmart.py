@@ -311,6 +311,16 @@ async def test_a_production_order_shows_code_progress_and_status(connector) -> N
     assert isinstance(local, LocalReply) and local.outcome == "denied" and not station.sent[2:]
 
 
+async def test_a_look_up_without_an_answer_empties_the_hand(vendor, connector) -> None:
+    station = Station(connector, PRODUCTION_ORDER, "PO")
+    await station.scan("4001")
+    vendor.sim.set_faults({"down": True})
+    assert isinstance(await station.scan("4002"), Unreachable)
+    vendor.sim.set_faults({"down": False})
+    refused = await station.command("CMD:ACTIVATE")  # never 4001, which is no longer the order scanned last
+    assert isinstance(refused, LocalReply) and refused.title == "Scan a production order first"
+
+
 async def test_activate_gives_its_three_answers(vendor, connector) -> None:
     station = Station(connector, PRODUCTION_ORDER, "PO")
     nothing = await station.command("CMD:ACTIVATE")
