@@ -7,112 +7,31 @@ tmp_path (journal there too) and drives the app with Pilot. Nothing is mocked.
 from __future__ import annotations
 
 import io
-import socket
 import time
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator, Callable, Iterator
 
 import pytest
 from rich.console import Console
 from textual.command import CommandPalette
+from tuikit import (
+    PIN,
+    FakeClock,
+    closed_port_url,
+    kiosk,
+    outcomes,
+    panel,
+    person,
+    scan,
+    sim_fixture,  # noqa: F401 (the "sim" fixture)
+    until,
+    write_config,
+)
 
-from kiosk.config import Config, load_config
 from kiosk.runtime import build_runtime
-from kiosk.simulators.jobtrack import JobTrackSim
-from kiosk.simulators.server import SimServer
-from kiosk.station.pin import hash_pin
 from kiosk.station.state import Scan
 from kiosk.tui.app import KioskApp
 from kiosk.tui.screens import AttentionScreen, LeadMenuScreen, PinScreen, ProfileScreen
-from kiosk.tui.widgets import ResultPanel, ScanHistory
-
-PIN = "4321"
-PIN_HASH = hash_pin(PIN, salt=b"0123456789abcdef")
-
-
-@pytest.fixture
-def sim() -> Iterator[tuple[JobTrackSim, SimServer]]:
-    app = JobTrackSim()
-    with SimServer(app) as server:
-        yield app, server
-
-
-def closed_port_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
-
-
-def write_config(tmp_path: Path, url: str, *, profile: str = "lp", allow_quit: bool = False,
-                 extra_lp: str = "") -> Config:
-    path = tmp_path / "kiosk.toml"
-    path.write_text(f'''
-[kiosk]
-profile = "{profile}"
-journal = "journal.sqlite3"
-allow_quit = {"true" if allow_quit else "false"}
-
-[backends.jt]
-vendor = "jobtrack"
-base_url = "{url}"
-timeout_s = 2
-
-[[profiles]]
-name = "lp"
-backend = "jt"
-station = "LP"
-description = "Lens Processing"
-operator_pattern = '^OP\\d+$'
-ack_barcode = "ACK-OK"
-{extra_lp}
-
-[[profiles]]
-name = "ar"
-backend = "jt"
-station = "AR"
-operator_pattern = '^OP\\d+$'
-
-[[profiles]]
-name = "insp"
-backend = "jt"
-station = "INSP"
-operator_pattern = '^OP\\d+$'
-requires_operator = true
-
-[lead]
-pin_hash = "{PIN_HASH}"
-''', encoding="utf-8")
-    return load_config(path)
-
-
-@asynccontextmanager
-async def kiosk(config: Config) -> AsyncIterator[tuple[KioskApp, object]]:
-    app = KioskApp(build_runtime(config))
-    async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
-        yield app, pilot
-
-
-async def until(pilot, condition: Callable[[], bool], timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.02)
-
-
-async def scan(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
-    await pilot.press(*text, "enter")
-
-
-def outcomes(app: KioskApp) -> list[tuple[str, str]]:
-    return [(r.scan, r.outcome) for r in app.results]
-
-
-def panel(app: KioskApp) -> ResultPanel:
-    return app.screen_stack[0].query_one(ResultPanel)
-
+from kiosk.tui.widgets import ScanHistory
 
 # --- results --------------------------------------------------------------------------
 
@@ -318,7 +237,7 @@ async def test_lead_pin_switches_profile_via_menu(sim, tmp_path):
     async with kiosk(write_config(tmp_path, sim[1].url)) as (app, pilot):
         await pilot.press("f2")
         await until(pilot, lambda: isinstance(app.screen, PinScreen))
-        await pilot.press(*PIN, "enter")
+        await person(pilot, PIN)
         await until(pilot, lambda: isinstance(app.screen, LeadMenuScreen))
         await pilot.press("enter")  # first item: switch profile
         await until(pilot, lambda: isinstance(app.screen, ProfileScreen))
@@ -332,7 +251,7 @@ async def test_wrong_pin_is_refused_and_profile_unchanged(sim, tmp_path):
     async with kiosk(write_config(tmp_path, sim[1].url)) as (app, pilot):
         await pilot.press("f2")
         await until(pilot, lambda: isinstance(app.screen, PinScreen))
-        await pilot.press(*"0000", "enter")
+        await person(pilot, "0000")
         await until(pilot, lambda: "Wrong PIN" in str(app.screen.query_one("#pin-message").content))
         assert isinstance(app.screen, PinScreen)
         await pilot.press("escape")
@@ -348,25 +267,9 @@ async def test_wrong_pin_is_refused_and_profile_unchanged(sim, tmp_path):
 # --- timers and the journal -------------------------------------------------------------
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@asynccontextmanager
-async def kiosk_with_clock(config: Config, clock: FakeClock) -> AsyncIterator[tuple[KioskApp, object]]:
-    app = KioskApp(build_runtime(config, clock=clock), clock=clock)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
-        yield app, pilot
-
-
 async def test_idle_logout_updates_the_screen(sim, tmp_path):
     clock = FakeClock()
-    async with kiosk_with_clock(write_config(tmp_path, sim[1].url), clock) as (app, pilot):
+    async with kiosk(write_config(tmp_path, sim[1].url), clock=clock) as (app, pilot):
         await scan(pilot, "OP1001")
         await until(pilot, lambda: app.results)
         clock.now += 901
@@ -379,10 +282,10 @@ async def test_idle_logout_updates_the_screen(sim, tmp_path):
 
 async def test_lead_screens_close_when_lead_authority_lapses(sim, tmp_path):
     clock = FakeClock()
-    async with kiosk_with_clock(write_config(tmp_path, sim[1].url), clock) as (app, pilot):
+    async with kiosk(write_config(tmp_path, sim[1].url), clock=clock) as (app, pilot):
         await pilot.press("f2")
         await until(pilot, lambda: isinstance(app.screen, PinScreen))
-        await pilot.press(*PIN, "enter")
+        await person(pilot, PIN)
         await until(pilot, lambda: isinstance(app.screen, LeadMenuScreen))
         clock.now += 121
         app.tick()
@@ -393,19 +296,19 @@ async def test_lead_screens_close_when_lead_authority_lapses(sim, tmp_path):
 
 async def test_pin_dialog_waits_for_a_slow_lead_then_closes_when_left_alone(sim, tmp_path):
     clock = FakeClock()
-    async with kiosk_with_clock(write_config(tmp_path, sim[1].url), clock) as (app, pilot):
+    async with kiosk(write_config(tmp_path, sim[1].url), clock=clock) as (app, pilot):
         await pilot.press("f2")
         await until(pilot, lambda: isinstance(app.screen, PinScreen))
         clock.now += 5  # gloves off, PIN remembered: ticks pass while nobody is lead yet
         app.tick()
         await pilot.pause()
         assert isinstance(app.screen, PinScreen)
-        await pilot.press(*PIN[:2])
+        await person(pilot, PIN[:2], enter=False)
         clock.now += 25
         app.tick()  # 30 s since F2, but a key came 25 s ago
         await pilot.pause()
         assert isinstance(app.screen, PinScreen)
-        await pilot.press(*PIN[2:], "enter")
+        await person(pilot, PIN[2:])
         await until(pilot, lambda: isinstance(app.screen, LeadMenuScreen))
         await pilot.press("escape")
         await until(pilot, lambda: len(app.screen_stack) == 1)
@@ -469,16 +372,13 @@ async def test_diagnostics_and_config_views_show_state_without_secrets(sim, tmp_
 
     stats = {"serial1": ScannerStats(state="connected", reconnects=2, frames=5, errors=1,
                                      last_raw=b"]C1\x1b[31m72544", last_text="72544", last_error="too long")}
-    app = KioskApp(build_runtime(write_config(tmp_path, sim[1].url)), scanner_stats=stats)
-    async with app.run_test(size=(160, 50)) as pilot:
+    async with kiosk(write_config(tmp_path, sim[1].url), size=(160, 50), scanner_stats=stats) as (app, pilot):
         await scan(pilot, "72544")
         await until(pilot, lambda: app.results)
         await pilot.press("f3")
         await until(pilot, lambda: isinstance(app.screen, PinScreen))
-        await pilot.press(*PIN, "enter")
-        await until(pilot, lambda: isinstance(app.screen, LeadMenuScreen))
-        await pilot.press("down", "down", "enter")
-        await until(pilot, lambda: isinstance(app.screen, DiagnosticsScreen))
+        await person(pilot, PIN)
+        await until(pilot, lambda: isinstance(app.screen, DiagnosticsScreen))  # F3 + PIN: diagnostics
         await pilot.pause()
         console = Console(width=240, file=io.StringIO(), record=True)
         console.print(app.screen.query_one("#diagnostics-body").content)
@@ -486,6 +386,12 @@ async def test_diagnostics_and_config_views_show_state_without_secrets(sim, tmp_
         assert "serial1" in shown and "connected" in shown and "too long" in shown
         assert "1b 5b 33 31" in shown and "<ESC>[31m72544" in shown and "\x1b" not in shown
         assert "jt" in shown and " ms" in shown
+        await pilot.press("escape")
+        await until(pilot, lambda: len(app.screen_stack) == 1)
+        await pilot.press("f2")  # still lead: the menu, no PIN
+        await until(pilot, lambda: isinstance(app.screen, LeadMenuScreen))
+        await pilot.press("down", "down", "enter")
+        await until(pilot, lambda: isinstance(app.screen, DiagnosticsScreen))
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, LeadMenuScreen))
         await pilot.press("down", "enter")  # the menu keeps its place: diagnostics -> configuration

@@ -1,36 +1,77 @@
 """The kiosk's screens: main, attention (vendor refusal / error), journal down, and the lead's.
 
-Screens with ``ACCEPTS_SCANS = True`` let the app's keyboard collect scans while they show
-(no widget there takes focus). Lead screens use the keyboard for navigation instead; scans
-from device scanners keep flowing underneath them. Screens ask the app (``KioskApp``) to act;
-they hold no station rules.
+Screens show what they are given (a result, a read-only ``StationView``, the config) and
+never call into the app: a choice goes up as a message (declared in the screen's class) or
+as the screen's ``dismiss()`` result, and the app acts on it. Screens with
+``ACCEPTS_SCANS = True`` have no widget that takes keys, so the app's keyboard collects scans
+while they show; on the others the app tells a scanner's burst from a person's keys.
+
+Every screen fits the terminal: what must be read (the vendor's words, what was scanned,
+how to go on) is placed first, and block letters only get the rows that are left.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from kiosk.config import Config, ProfileConfig
+from kiosk.journal import ScanRow
+from kiosk.lanes import Lane
+from kiosk.outcomes import Outcome, headline, style
 from kiosk.results import ScanResult
 from kiosk.tui.bigtext import BigText
-from kiosk.tui.widgets import (HealthLine, ResultPanel, ScanHistory, SessionCounters, StationBar, local_time,
-                               plain, scanner_table)
+from kiosk.tui.widgets import (
+    HealthLine,
+    KeyHints,
+    ResultPanel,
+    ScanHistory,
+    SessionCounters,
+    StationBar,
+    local_time,
+    plain,
+    safe_count,
+    scanner_table,
+)
 
-if TYPE_CHECKING:
-    from kiosk.tui.app import KioskApp
+
+class StationView(Protocol):
+    """What screens may read of the station service (they change nothing through it)."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def lanes(self) -> Mapping[str, Lane]: ...
+
+    @property
+    def journal_error(self) -> str | None: ...
+
+    def waiting(self, backend: str | None = None) -> int: ...
+
+    def parked(self) -> list[ScanRow]: ...
+
+    def parked_count(self) -> int: ...
+
+
+class TextScroll(VerticalScroll, can_focus=False):
+    """Long text that may need scrolling, on a screen whose keys are scans (never focused)."""
 
 
 class MainScreen(Screen[None]):
-    """Always underneath: station, last result, recent scans, counters, health."""
+    """Always underneath: station, last result, recent scans, counters, health, keys."""
 
     ACCEPTS_SCANS: ClassVar[bool] = True
 
@@ -40,18 +81,34 @@ class MainScreen(Screen[None]):
         yield ScanHistory(id="history")
         yield SessionCounters(id="counters")
         yield HealthLine(id="health")
-        yield Static(id="hint")
+        yield KeyHints(id="hint")
+
+
+def ack_hint(codes: Sequence[str]) -> str:
+    """Every way to acknowledge: the keys, then the barcodes that do it."""
+    scan = f", or scan {' / '.join(codes)}" if codes else ""
+    return f"Press ENTER or ESC{scan} to continue"
 
 
 class AttentionScreen(ModalScreen[None]):
-    """Full screen until acknowledged: a vendor refusal (red) or a failed check-in (magenta)."""
+    """Full screen until acknowledged: a vendor refusal (red) or a scan not sent (magenta).
+
+    ``ack_codes`` are the barcodes that acknowledge it (the profile's ``ack_barcode`` and
+    ``CMD:ACK``); the app closes the screen on Enter, Escape or one of them.
+    """
 
     ACCEPTS_SCANS: ClassVar[bool] = True
 
-    def __init__(self, result: ScanResult, style: str) -> None:
-        super().__init__(classes=style)
+    def __init__(self, result: ScanResult, ack_codes: Sequence[str] = ()) -> None:
+        self.look = style(result.outcome)
+        super().__init__(classes=self.look.css)
         self.result = result
-        self.style_name = style
+        self.ack_codes = tuple(ack_codes)
+
+    @property
+    def refused(self) -> bool:
+        """The vendor said no (its words are shown), rather than the scan not getting there."""
+        return self.result.outcome in (Outcome.REJECTED, Outcome.PARKED)
 
     @property
     def message(self) -> str:
@@ -60,23 +117,19 @@ class AttentionScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         r = self.result
         with Vertical(id="attention-box"):
-            if self.style_name == "-rejected":
-                yield Static(Text("NOT CHECKED IN", style="bold"), id="attention-kind")
-                yield BigText(self.message, id="attention-message")
-                yield Static(plain(r.title, "bold"), id="attention-title")
-                said = Text("Vendor says: ", style="bold")
-                said.append_text(plain("\n".join(r.details) or r.title))
+            yield Static(Text(headline(r.outcome, title=r.title, verb=r.verb), style="bold"), id="attention-kind")
+            yield BigText(self.message if self.refused else r.title, shorter=r.title, plain_fallback=False,
+                          id="attention-message")
+            yield Static(plain(r.title, "bold"), id="attention-title")
+            said = Text("Vendor says: " if self.refused else "What happened: ", style="bold")
+            said.append_text(plain("\n".join(r.details) or r.title))
+            with TextScroll(id="attention-vendor"):
                 yield Static(said, id="attention-vendor-text")
-                if r.outcome == "parked":
-                    yield Static(Text("This scan was saved earlier and sent later; it was not checked in."),
-                                 id="attention-replay")
-            else:
-                yield Static(Text("CHECK-IN DID NOT GO THROUGH", style="bold"), id="attention-kind")
-                yield BigText(r.title, id="attention-message")
-                words = Text("What happened: ", style="bold")
-                words.append_text(plain("\n".join(r.details) or r.title))
-                yield Static(words, id="attention-vendor-text")
-                yield Static(Text("The job was NOT checked in. Scan it again later, or call a technician "
+            if r.outcome == Outcome.PARKED:
+                yield Static(Text(f"This scan was saved earlier and sent later; it was not {r.verb}."),
+                             id="attention-replay")
+            elif not self.refused:
+                yield Static(Text(f"It was NOT {r.verb}. Scan it again later, or call a technician "
                                   "if this keeps happening."), id="attention-advice")
             scanned = Text("Scanned: ", style="bold")
             scanned.append_text(plain(r.scan, "bold"))
@@ -87,12 +140,16 @@ class AttentionScreen(ModalScreen[None]):
             scanned.append_text(plain(r.station))
             yield Static(scanned, id="attention-scan")
             yield Static(id="attention-held")
-            yield Static(Text("Press ENTER or scan ACK to continue", style="bold reverse"), id="attention-hint")
+            yield Static(Text(ack_hint(self.ack_codes), style="bold reverse"), id="attention-hint")
+
+    def on_mount(self) -> None:
+        self.set_held(0)
 
     def set_held(self, count: int) -> None:
-        text = Text(f"{count} scan{'s' if count != 1 else ''} waiting: sent after you continue",
-                    style="bold") if count else Text("")
-        self.query_one("#attention-held", Static).update(text)
+        held = self.query_one("#attention-held", Static)
+        held.display = bool(count)
+        held.update(Text(f"{count} scan{'s' if count != 1 else ''} waiting: sent after you continue",
+                         style="bold"))
 
 
 class JournalDownScreen(Screen[None]):
@@ -101,16 +158,17 @@ class JournalDownScreen(Screen[None]):
     ACCEPTS_SCANS: ClassVar[bool] = True
 
     def __init__(self, reason: str) -> None:
-        super().__init__()
+        super().__init__(classes=style(Outcome.JOURNAL).css)
         self.reason = reason
         self.refused: list[str] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="journal-box"):
-            yield BigText("SCANS ARE NOT BEING SAVED", id="journal-headline")
+            yield BigText("SCANS ARE NOT BEING SAVED", plain_fallback=False, id="journal-headline")
             yield Static(Text("Scans are not being saved — call a lead/technician", style="bold"),
                          id="journal-call")
-            yield Static(plain(self.reason), id="journal-reason")
+            with TextScroll(id="journal-reason-box"):
+                yield Static(plain(self.reason), id="journal-reason")
             yield Static(id="journal-refused")
 
     def refuse(self, text: str) -> None:
@@ -125,58 +183,98 @@ PIN_IDLE_S = 30.0
 """The PIN dialog closes after this long without a key: while open it takes the keyboard."""
 
 
-class PinScreen(ModalScreen[None]):
-    """The lead PIN: the only field in the kiosk that takes focus."""
+class PinScreen(ModalScreen[bool]):
+    """The lead PIN, the only field in the kiosk. Dismissed with True once the app has
+    granted lead authority, with False when closed."""
 
-    BINDINGS = [Binding("escape", "close", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", show=False)]
 
-    def __init__(self, now: float) -> None:
+    @dataclass
+    class Entered(Message):
+        """The lead typed a PIN and Enter: the app checks it and answers with ``dismiss(True)``
+        or ``refuse()``."""
+
+        pin: str
+
+    def __init__(self, clock: Callable[[], float]) -> None:
         super().__init__()
-        self.last_key_at = now
+        self.clock = clock
+        self.last_key_at = clock()
 
     def idle_for(self, now: float) -> float:
         return now - self.last_key_at
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        app: KioskApp = self.app  # type: ignore[assignment]
-        self.last_key_at = app.clock()
-
     def compose(self) -> ComposeResult:
         with Vertical(id="pin-box"):
             yield Static(Text("Lead PIN", style="bold"), id="pin-title")
-            yield Input(password=True, id="pin-input", placeholder="PIN, then Enter (Escape closes)")
+            yield Input(password=True, id="pin-input", placeholder="PIN, then Enter")
             yield Static(id="pin-message")
+            yield Static(Text("Enter: unlock   Esc: close   A scanned barcode is still a scan."),
+                         classes="lead-hint")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
 
-    async def on_input_submitted(self, event: Input.Submitted) -> None:
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.last_key_at = self.clock()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         pin = event.value
         event.input.value = ""
-        if not pin:
-            return
-        app: KioskApp = self.app  # type: ignore[assignment]
-        ok = await app.try_lead_pin(pin)
-        if not ok:
-            self.query_one("#pin-message", Static).update(
-                Text("Wrong PIN — lead functions stay locked.", style="bold"))
+        if pin:
+            self.query_one("#pin-message", Static).update(Text("Checking …"))
+            self.post_message(self.Entered(pin))
+
+    def refuse(self, message: str) -> None:
+        self.query_one("#pin-message", Static).update(Text(message, style="bold"))
 
     def action_close(self) -> None:
-        self.dismiss()
+        self.dismiss(False)
 
 
-class LeadScreen(Screen[None]):
+LEAD_HINT = "↑↓ choose   Enter select   Esc back   Scans are still taken."
+
+
+class LeadScreen(Screen[Any]):
     """A lead screen: Escape goes back; closed by the app when lead authority lapses."""
 
-    BINDINGS = [Binding("escape", "back", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", show=False)]
+    TITLE: ClassVar[str] = ""
+    HINT: ClassVar[str] = LEAD_HINT
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.message = Text("")
+        """The message line: the answer to the lead's last action, or what the last scan came to."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(self.TITLE, style="bold"), classes="lead-title")
+        with Vertical(classes="lead-body"):
+            yield from self.compose_body()
+        yield from self.compose_footer()
+
+    def compose_footer(self) -> ComposeResult:
+        yield Static(self.message, id="lead-message")
+        yield Static(Text(self.HINT), classes="lead-hint")
 
     def action_back(self) -> None:
         self.dismiss()
 
-    def say(self, message: str) -> None:
-        """Show the answer to the lead's last action on this screen's message line."""
-        self.query_one("#lead-message", Static).update(plain(message, "bold"))
+    def say(self, message: str | Text) -> None:
+        """Show ``message`` on the message line (kept until the screen is mounted)."""
+        self.message = message if isinstance(message, Text) else plain(message, "bold")
+        if self.is_mounted:
+            self.query_one("#lead-message", Static).update(self.message)
+
+
+def highlight_first(options: OptionList) -> None:
+    """Highlight the first choice, so Enter works at once."""
+    first = next((i for i in range(options.option_count) if not options.get_option_at_index(i).disabled), None)
+    options.highlighted = first
 
 
 LEAD_MENU = (
@@ -184,54 +282,92 @@ LEAD_MENU = (
     ("parked", "Parked scans"),
     ("diagnostics", "Diagnostics"),
     ("config", "Configuration (read-only)"),
-    ("quit", "Quit kiosk"),
+    ("send_now", "Send queued scans now"),
     ("leave", "Leave lead mode"),
+    ("quit", "Quit kiosk"),
 )
 
 
 class LeadMenuScreen(LeadScreen):
-    def compose(self) -> ComposeResult:
-        yield Static(Text("LEAD MENU", style="bold"), classes="lead-title")
+    TITLE = "LEAD MENU"
+
+    @dataclass
+    class Chosen(Message):
+        """The lead chose an item of ``LEAD_MENU`` (its key)."""
+
+        choice: str
+
+    def compose_body(self) -> ComposeResult:
         yield OptionList(*[Option(Text(label), id=key) for key, label in LEAD_MENU], id="lead-menu")
-        yield Static(id="lead-message")
 
     def on_mount(self) -> None:
-        self.query_one(OptionList).focus()
+        menu = self.query_one(OptionList)
+        highlight_first(menu)
+        menu.focus()
 
-    async def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        app: KioskApp = self.app  # type: ignore[assignment]
-        await app.lead_menu_choice(event.option.id or "")
+        self.post_message(self.Chosen(event.option.id or ""))
+
+
+class ConfirmScreen(LeadScreen):
+    """A yes/no question; "no" is highlighted, so a stray Enter changes nothing."""
+
+    def __init__(self, question: str, yes: str, no: str) -> None:
+        super().__init__()
+        self.question, self.yes, self.no = question, yes, no
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(self.question, style="bold"), classes="lead-title")
+        with Vertical(classes="lead-body"):
+            yield OptionList(Option(Text(self.no), id="no"), Option(Text(self.yes), id="yes"), id="confirm")
+        yield from self.compose_footer()
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        highlight_first(options)
+        options.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(event.option.id == "yes")
+
+    def action_back(self) -> None:
+        self.dismiss(False)
 
 
 class ProfileScreen(LeadScreen):
-    def compose(self) -> ComposeResult:
-        app: KioskApp = self.app  # type: ignore[assignment]
-        current = app.service.profile.name
-        yield Static(Text("Switch profile", style="bold"), classes="lead-title")
+    """Pick a profile; dismissed with its name (the app switches)."""
+
+    TITLE = "Switch profile"
+
+    def __init__(self, profiles: Sequence[ProfileConfig], current: str) -> None:
+        super().__init__()
+        self.profiles = list(profiles)
+        self.current = current
+
+    def compose_body(self) -> ComposeResult:
         options = []
-        for p in app.service.config.profiles:
+        for p in self.profiles:
             label = plain(p.name, "bold")
             label.append("   station ")
             label.append_text(plain(p.station))
             if p.description:
                 label.append("  ")
                 label.append_text(plain(p.description))
-            if p.name == current:
+            if p.name == self.current:
                 label.append("   (active)", style="italic")
             options.append(Option(label, id=p.name))
         yield OptionList(*options, id="profile-list")
-        yield Static(id="lead-message")
 
     def on_mount(self) -> None:
-        self.query_one(OptionList).focus()
+        options = self.query_one(OptionList)
+        highlight_first(options)
+        options.focus()
 
-    async def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        app: KioskApp = self.app  # type: ignore[assignment]
-        message = await app.switch_profile(event.option.id or "")
-        if self.is_attached:
-            self.say(message)
+        self.dismiss(event.option.id or "")
 
 
 DISMISS_REASONS = ("Checked in by hand in the vendor system", "Scanned again successfully",
@@ -241,30 +377,45 @@ DISMISS_REASONS = ("Checked in by hand in the vendor system", "Scanned again suc
 class ParkedScreen(LeadScreen):
     """Parked scans with the vendor's message; choose one, then retry or dismiss with a reason."""
 
-    def __init__(self) -> None:
+    TITLE = "Parked scans"
+
+    @dataclass
+    class RetryScan(Message):
+        """Send this parked scan again."""
+
+        scan_id: int
+
+    @dataclass
+    class DismissScan(Message):
+        """Close this parked scan for good, for this reason."""
+
+        scan_id: int
+        why: str
+
+    def __init__(self, view: StationView) -> None:
         super().__init__()
+        self.view = view
         self.selected: int | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Static(Text("Parked scans", style="bold"), classes="lead-title")
+    def compose_body(self) -> ComposeResult:
         yield OptionList(id="parked-list")
         yield OptionList(id="parked-actions")
-        yield Static(id="lead-message")
 
     def on_mount(self) -> None:
         self.query_one("#parked-actions", OptionList).display = False
         self.reload()
 
     def reload(self) -> None:
-        app: KioskApp = self.app  # type: ignore[assignment]
-        rows = app.service.parked()
+        rows = self.view.parked()
         listing = self.query_one("#parked-list", OptionList)
         listing.clear_options()
         for row in rows:
             label = plain(row.ts[:19].replace("T", " "))
             label.append("  ")
             label.append_text(plain(row.text, "bold"))
-            label.append(f"  {row.station}  ")
+            label.append("  ")
+            label.append_text(plain(row.station))
+            label.append("  ")
             label.append_text(plain(row.title or ""))
             if row.details:
                 label.append(": ")
@@ -273,11 +424,11 @@ class ParkedScreen(LeadScreen):
         if not rows:
             listing.add_option(Option(Text("No parked scans."), id="none", disabled=True))
         listing.display = True
+        highlight_first(listing)
         listing.focus()
 
-    async def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        app: KioskApp = self.app  # type: ignore[assignment]
         actions = self.query_one("#parked-actions", OptionList)
         if event.option_list.id == "parked-list":
             self.selected = int(event.option.id or 0)
@@ -286,69 +437,84 @@ class ParkedScreen(LeadScreen):
                                 [Option(Text(f"Dismiss: {why}"), id=f"dismiss:{i}")
                                  for i, why in enumerate(DISMISS_REASONS)])
             actions.display = True
+            highlight_first(actions)
             actions.focus()
             return
         if self.selected is None:
             return
         choice = event.option.id or ""
         if choice == "retry":
-            done = app.service.retry_parked(self.selected)
-            message = "Sent again." if done else "Could not retry (lead authority or already handled)."
+            self.post_message(self.RetryScan(self.selected))
         else:
-            why = DISMISS_REASONS[int(choice.partition(":")[2])]
-            done = app.service.dismiss_parked(self.selected, why)
-            message = "Dismissed." if done else "Could not dismiss (lead authority needed)."
+            self.post_message(self.DismissScan(self.selected, DISMISS_REASONS[int(choice.partition(":")[2])]))
+
+    def done(self, message: str) -> None:
+        """The app's answer to RetryScan or DismissScan: say it and show the list as it is now."""
         self.selected = None
-        actions.display = False
+        self.query_one("#parked-actions", OptionList).display = False
         self.say(message)
-        app.refresh_status()
         self.reload()
 
 
 class DiagnosticsScreen(LeadScreen):
     """Backends (latency, failures, last error), outbox, parked, and every scanner's state."""
 
-    def compose(self) -> ComposeResult:
-        yield Static(Text("Diagnostics", style="bold"), classes="lead-title")
-        with VerticalScroll():
+    TITLE = "Diagnostics"
+    HINT = "↑↓ scroll   Esc back   Scans are still taken."
+
+    def __init__(self, view: StationView, scanner_stats: Mapping[str, object]) -> None:
+        super().__init__()
+        self.view = view
+        self.scanner_stats = scanner_stats
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="diagnostics-scroll"):
             yield Static(id="diagnostics-body")
 
     def on_mount(self) -> None:
         self.refresh_body()
         self.set_interval(1.0, self.refresh_body)
+        self.query_one("#diagnostics-scroll").focus()
 
     def refresh_body(self) -> None:
-        app: KioskApp = self.app  # type: ignore[assignment]
-        service = app.service
+        view = self.view
         backends = Table(expand=True, title="Backends", title_justify="left")
         for column in ("Backend", "Vendor", "URL", "Last latency", "Failures", "Last error", "Waiting"):
             backends.add_column(column)
-        for name, backend in service.config.backends.items():
-            lane = service.lanes[name]
+        for name, backend in view.config.backends.items():
+            lane = view.lanes[name]
             latency = lane.last_latency_ms
             backends.add_row(plain(name), plain(backend.vendor), plain(backend.display_url),
                              "-" if latency is None else f"{latency:.0f} ms",
                              str(lane.failures), plain(lane.last_error), str(lane.waiting))
-        summary = Text(f"Outbox waiting: {app.safe_count(service.waiting)}    "
-                       f"Parked: {app.safe_count(service.parked_count)}    "
+        summary = Text(f"Outbox waiting: {safe_count(view.waiting)}    "
+                       f"Parked: {safe_count(view.parked_count)}    "
                        f"Journal: ", style="bold")
-        summary.append_text(plain(service.journal_error or "ok"))
-        scanners = scanner_table(app.scanner_stats) if app.scanner_stats else Text("No device scanners "
-                                                                                    "(keyboard only).")
+        summary.append_text(plain(view.journal_error or "ok"))
+        scanners = (scanner_table(self.scanner_stats) if self.scanner_stats
+                    else Text("No device scanners (keyboard only)."))
         self.query_one("#diagnostics-body", Static).update(Group(backends, summary, Text(""), scanners))
 
 
 class ConfigScreen(LeadScreen):
     """The configuration, read-only; secrets are named (token_env), never shown."""
 
-    def compose(self) -> ComposeResult:
-        app: KioskApp = self.app  # type: ignore[assignment]
-        yield Static(Text("Configuration (read-only)", style="bold"), classes="lead-title")
-        with VerticalScroll():
-            yield Static(config_summary(app.service.config), id="config-body")
+    TITLE = "Configuration (read-only)"
+    HINT = "↑↓ scroll   Esc back   Scans are still taken."
+
+    def __init__(self, config: Config) -> None:
+        super().__init__()
+        self.config = config
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="config-scroll"):
+            yield Static(config_summary(self.config), id="config-body")
+
+    def on_mount(self) -> None:
+        self.query_one("#config-scroll").focus()
 
 
-def config_summary(config) -> Text:  # type: ignore[no-untyped-def]
+def config_summary(config: Config) -> Text:
     """What a lead may see of the config: no token values, no PIN hash."""
     text = Text()
     text.append("File: ", style="bold")
@@ -358,13 +524,9 @@ def config_summary(config) -> Text:  # type: ignore[no-untyped-def]
                            f"allow_quit {config.kiosk.allow_quit}, bell {config.kiosk.bell}"))
     for name, b in config.backends.items():
         text.append("\nBackend ", style="bold")
-        text.append_text(plain(f"{name}: {b.vendor} {b.base_url} timeout {b.timeout_s} s; token "))
-        if b.token_env:
-            text.append_text(plain(f"from environment variable {b.token_env}"))
-        elif b.token_file:
-            text.append_text(plain(f"from file {b.token_file}"))
-        else:
-            text.append("none")
+        text.append_text(plain(f"{name}: {b.vendor} {b.display_url} timeout {b.timeout_s} s"))
+        for key, value in b.model_dump(exclude={"vendor", "base_url", "timeout_s"}).items():
+            text.append_text(plain(f"; {key} {_config_value(key, value)}"))
     for p in config.profiles:
         text.append("\nProfile ", style="bold")
         text.append_text(plain(
@@ -380,3 +542,19 @@ def config_summary(config) -> Text:  # type: ignore[no-untyped-def]
         text.append("\nScanner ", style="bold")
         text.append_text(plain(f"{s.name}: {s.kind} {s.port or s.device or s.vid_pid or ''}"))
     return text
+
+
+_SECRET_WORDS = ("token", "secret", "password", "passwd", "api_key", "apikey")
+
+
+def _config_value(key: str, value: object) -> str:
+    """A backend key as a lead may see it: where a secret comes from, never a secret itself."""
+    if value is None:
+        return "none"
+    if key.endswith("_env"):
+        return f"from environment variable {value}"
+    if key.endswith("_file"):
+        return f"from file {value}"
+    if any(word in key.lower() for word in _SECRET_WORDS):
+        return "(hidden)"
+    return str(value)

@@ -7,9 +7,10 @@ Widgets only show what the service reports; the app decides when to update them.
 
 from __future__ import annotations
 
+import sqlite3
 from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Iterable, Mapping
 
 from rich.table import Table
 from rich.text import Text
@@ -18,6 +19,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from devices.text import visible, visible_bytes
+from kiosk.journal import JournalError
 from kiosk.outcomes import STYLES, counter_totals, style
 from kiosk.results import ScanResult
 from kiosk.tui.bigtext import BigText
@@ -33,9 +35,18 @@ def plain(value: object, style: str = "") -> Text:
 def local_time(ts: str) -> str:
     """``HH:MM:SS`` local time of an ISO UTC stamp; the stamp itself when it does not parse."""
     try:
-        return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone().strftime("%H:%M:%S")
+        return datetime.fromisoformat(ts).astimezone().strftime("%H:%M:%S")
     except ValueError:
         return ts
+
+
+def safe_count(count: Callable[[], int]) -> int:
+    """A count read from the journal for a status line; 0 when the read fails (the journal's
+    own error screen says why), so a failing read never takes the screen down."""
+    try:
+        return count()
+    except (sqlite3.Error, JournalError, OSError):
+        return 0
 
 
 def duration(seconds: float) -> str:
@@ -71,9 +82,9 @@ class StationBar(Static):
 
 
 class ResultPanel(Vertical):
-    """The last result, big: a headline in block letters and the facts below it."""
+    """The last result: the facts in full and, in what room is left, a headline in block letters."""
 
-    STYLES = ("-idle", "-ok", "-queued", "-duplicate", "-info", "-notice", "-prompt", "-rejected", "-error")
+    OUTCOME_CLASSES = ("-idle", *dict.fromkeys(look.css for look in STYLES.values()))
 
     def compose(self) -> ComposeResult:
         yield BigText("READY", id="result-headline")
@@ -85,7 +96,7 @@ class ResultPanel(Vertical):
 
     @property
     def style_name(self) -> str:
-        return next((c for c in self.STYLES if self.has_class(c)), "-idle")
+        return next((c for c in self.OUTCOME_CLASSES if self.has_class(c)), "-idle")
 
     @property
     def headline(self) -> str:
@@ -96,7 +107,7 @@ class ResultPanel(Vertical):
         return str(self.query_one("#result-facts", Static).content)
 
     def show(self, style: str, headline: str, facts: Text) -> None:
-        self.remove_class(*self.STYLES)
+        self.remove_class(*self.OUTCOME_CLASSES)
         self.add_class(style)
         self.query_one("#result-headline", BigText).update(headline)
         self.query_one("#result-facts", Static).update(facts)
@@ -191,23 +202,48 @@ class ScanHistory(Static):
         return line
 
 
-
-
 class SessionCounters(Static):
-    """Session counts and the outbox: ok, rejected, queued, errors, duplicates, waiting, parked."""
+    """Session counts and the outbox: ok, rejected, queued, errors, duplicates, waiting, parked.
+    When one line is too narrow, the outbox goes on a second line of its own."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._shown: tuple[Mapping[str, int], int, int] = ({}, 0, 0)
+
+    def on_resize(self) -> None:
+        self.show(*self._shown)
 
     def show(self, counts: Mapping[str, int], waiting: int, parked: int) -> None:
+        self._shown = (counts, waiting, parked)
         text = Text()
         colours = {look.counter: look.rich for look in STYLES.values() if look.counter}
         for label, n in counter_totals(dict(counts)).items():
             if label == "unreadable" and not n:
                 continue
+            if text:
+                text.append("  ")
             text.append(f"{label} ")
             text.append(str(n), style=f"bold {colours[label]}")
-            text.append("   ")
-        text.append(f"{waiting} waiting to send", style="bold yellow" if waiting else "")
-        text.append("   ")
-        text.append(f"{parked} parked", style="bold red" if parked else "")
+        outbox = Text(f"{waiting} waiting to send", style="bold yellow" if waiting else "")
+        outbox.append("  ")
+        outbox.append(f"{parked} parked", style="bold red" if parked else "")
+        fits = not self.size.width or text.cell_len + 2 + outbox.cell_len <= self.size.width
+        self.update(text + Text("  " if fits else "\n") + outbox)
+
+
+class KeyHints(Static):
+    """The keys a station has (F2, F3) and, while someone types, what they typed so far."""
+
+    KEYS = "F2 lead   F3 diagnostics"
+
+    def on_mount(self) -> None:
+        self.show("")
+
+    def show(self, typing: str) -> None:
+        text = Text(self.KEYS)
+        if typing:
+            text.append("   typing: ", style="dim")
+            text.append_text(plain(typing, "bold"))
         self.update(text)
 
 
