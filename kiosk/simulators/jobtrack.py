@@ -35,12 +35,9 @@ from urllib.parse import unquote
 
 from pydantic import Field, model_validator
 
-from kiosk.simulators import common
 from kiosk.simulators.common import SimBase, Strict, load_model, now_stamp
+from kiosk.simulators.common import SimDataError as SimDataError  # raised by load_sim_data, for importers
 from kiosk.simulators.server import Answer, json_answer
-
-SimDataError = common.SimDataError
-"""Raised by ``load_sim_data``; the same class for every simulator."""
 
 STATIONS_PREFIX = "/api/v2/job_track/stations/"
 DEMO_DATA_PATH = Path(__file__).with_name("jobtrack_demo.toml")

@@ -92,12 +92,9 @@ from urllib.parse import parse_qsl, unquote, unquote_plus
 
 from pydantic import Field, model_validator
 
-from kiosk.simulators import common
 from kiosk.simulators.common import Route, SimBase, Strict, load_model, now_stamp
+from kiosk.simulators.common import SimDataError as SimDataError  # raised by load_sim_data, for importers
 from kiosk.simulators.server import Answer, json_answer
-
-SimDataError = common.SimDataError
-"""Raised by ``load_sim_data``; the same class for every simulator."""
 
 DEMO_DATA_PATH = Path(__file__).with_name("prodsmart_demo.toml")
 DEMO_KEY = "demo-key"
