@@ -15,14 +15,16 @@ import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from kiosk.config import load_config
-from kiosk.simulators import jobtrack, prodsmart
+from kiosk.simulators import jobtrack, loadings, prodsmart
 from kiosk.simulators.server import SimApp, SimServer
 from kiosk.station.pin import hash_pin
 
 DEMO_PIN = "1234"
+
+TomlValue = str | float | int | bool | list[str] | dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -30,17 +32,14 @@ class DemoVendor:
     backend: str
     """The backend's name in the demo config."""
     simulator: Callable[[], SimApp]
-    backend_keys: dict[str, str | float | int | bool]
+    backend_keys: dict[str, TomlValue]
     """The backend table's keys besides base_url (vendor first)."""
-    profiles: list[dict[str, str | float | int | bool | dict[str, str]]]
+    profiles: list[dict[str, TomlValue]]
     files: dict[str, str] = field(default_factory=dict)
     """Files written beside the config (token files), name -> content."""
 
 
-Profile = dict[str, str | float | int | bool | dict[str, str]]
-
-
-def _jobtrack_profile(name: str, description: str, requires: bool = False) -> Profile:
+def _jobtrack_profile(name: str, description: str, requires: bool = False) -> dict[str, TomlValue]:
     return {"name": name, "backend": "demo", "station": name, "description": description,
             "operator_pattern": "^OP\\d+$", "ack_barcode": "ACK", "requires_operator": requires}
 
@@ -52,6 +51,15 @@ DEMO_VENDORS: list[DemoVendor] = [
         _jobtrack_profile("QC", "Final Inspection"),
         _jobtrack_profile("INSP", "Inspection (operator required)", True),
         _jobtrack_profile("UV", "Rework"),
+    ]),
+    DemoVendor("dock", lambda: loadings.LoadingsSim(loadings.demo_data()), {
+        "vendor": "loadings", "timeout_s": 3.0,
+        "item_units": {u.barcode: {"id": u.id, "name": u.name} for u in loadings.demo_data().item_units if u.barcode},
+    }, [
+        {"name": "DOCK", "backend": "dock", "station": "DOCK-1", "action": "loading",
+         "description": "Loading dock: van VAN-07", "operator_pattern": "^OP\\d+$", "ack_barcode": "ACK",
+         "gs1": True, "plain_patterns": ["^LD-", "^SN-"], "duplicate_window_s": 0,
+         "params": {"warehouse": loadings.DEMO_VAN, "type": 1, "reason": loadings.DEMO_REASON, "serial_prefix": "SN-"}},
     ]),
     DemoVendor("prodsmart", lambda: prodsmart.ProdsmartSim(prodsmart.demo_data()),
                {"vendor": "prodsmart", "timeout_s": 3.0, "key_file": "prodsmart-key",
@@ -73,7 +81,9 @@ def _toml(value: object) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+        return "{ " + ", ".join(f"{_toml(str(k))} = {_toml(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
     escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
 

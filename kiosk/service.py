@@ -22,13 +22,24 @@ import logging
 import os
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Callable
 
 from devices.events import UnreadableEvent
 from kiosk.config import Config, ProfileConfig
-from kiosk.connectors.base import (Accepted, ActionSpec, Answer, BadAnswer, Connector, DisplayField, LocalReply,
-                                   Rejected, Request, State, Unreachable)
+from kiosk.connectors.base import (
+    Accepted,
+    ActionSpec,
+    Answer,
+    BadAnswer,
+    Connector,
+    DisplayField,
+    LocalReply,
+    Rejected,
+    Request,
+    State,
+    Unreachable,
+)
 from kiosk.connectors.registry import plugin_for
 from kiosk.journal import Journal, ScanRow
 from kiosk.lanes import Lane
@@ -84,10 +95,12 @@ class StationService:
         """The scan ``process`` is handling, once its row is written."""
         self.lanes = {name: Lane(name, connectors[name], per_minute=b.max_requests_per_minute,
                                  timeout_s=b.timeout_s, clock=clock,
-                                 retry_after_max_s=getattr(b, "retry_after_max_s", 900.0))
+                                 retry_after_max_s=b.retry_after_max_s)
                       for name, b in config.backends.items()}
+        self._stopping = False
+        """Set when the kiosk stops (or a request was cancelled for it): senders send nothing new."""
         self.senders = {name: Sender(lane, head=self._head, deliver=self.replay, wall=wall,
-                                     halted=lambda: self.journal_error is not None)
+                                     halted=lambda: self.journal_error is not None or self._stopping)
                         for name, lane in self.lanes.items()}
 
     @property
@@ -103,9 +116,12 @@ class StationService:
 
     async def start(self) -> None:
         """Settle scans a crash left in flight, count the outbox, start one sender per lane."""
+        wall = self.wall()
         for row in self._read(lambda: self.journal.outbox()):
             if row.status == "sending":
                 self._settle_interrupted(row)
+            elif row.next_attempt_at is not None and row.backend in self.lanes:
+                self._cap_retry_time(row, wall)
         counts = self._read(self.journal.outbox_counts)
         for name, lane in self.lanes.items():
             lane.waiting = counts.get(name, 0)
@@ -130,17 +146,49 @@ class StationService:
                 log.warning("pruning the journal failed: %s", exc)
             await asyncio.sleep(PRUNE_EVERY_S)
 
-    def _settle_interrupted(self, row: ScanRow) -> None:
+    def _cap_retry_time(self, row: ScanRow, wall: float) -> None:
+        """A retry time journaled beyond the backend's ``retry_after_max_s`` (by a kiosk before
+        the cap, or with a larger cap) is brought back to it: no restart keeps a scan for years."""
+        limit = wall + self.lanes[row.backend].retry_after_max_s
+        if row.next_attempt_at is not None and row.next_attempt_at > limit:
+            log.warning("scan %s was to wait %.0f s more; waiting %.0f s (retry_after_max_s) instead",
+                        row.id, row.next_attempt_at - wall, limit - wall)
+            self._write(row.id, next_attempt_at=limit)
+
+    def _settle_interrupted(self, row: ScanRow) -> bool:
+        """A row whose request the kiosk stopped in flight: unknown whether the vendor has it.
+        Parked for a lead, or queued to be sent again; True when it was queued."""
         profile = self._profile_for(row)
         # A reject profile never queues: its operator was never told, so a lead must decide.
         if self._parks_unknown(profile, row.backend) or profile.offline == "reject":
             self._write(row.id, status="parked", outcome=Outcome.PARKED, title=self._unknown_title(profile),
                         details=("The kiosk stopped while this scan was being sent.",
                                  "Check it in the vendor system, then retry or dismiss."))
-        else:
-            self._write(row.id, status="queued", outcome=Outcome.QUEUED)
+            return False
+        self._write(row.id, status="queued", outcome=Outcome.QUEUED, title=self._unknown_title(profile),
+                    details=("The kiosk stopped while this scan was being sent; it is sent again.",))
+        return True
+
+    def _stopped_in_flight(self, row_id: int, send: Send, *, from_sender: bool) -> None:
+        """The request of ``row_id`` was cancelled (the kiosk is stopping): settle the row as
+        unknown now rather than leave it ``sending`` for the next start to find. Only a
+        stopping kiosk cancels a request, so the senders stop sending too."""
+        self._stopping = True
+        lane = self.lanes[send.backend]
+        try:
+            row = self._read(lambda: self.journal.get(row_id))
+            if row is None:
+                return
+            queued = self._settle_interrupted(row)
+        except JournalDown:
+            return  # it stays "sending": the next start settles it the same way
+        if queued and not from_sender:
+            lane.waiting += 1
+        elif not queued and from_sender:
+            self._leave_outbox(lane, from_sender)
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             await asyncio.gather(self._housekeeping, return_exceptions=True)
@@ -243,7 +291,7 @@ class StationService:
                 request=request.as_json() if request else None)
         except Exception as exc:
             self._journal_failed(exc)
-            raise AssertionError("unreachable")  # _journal_failed raises
+            raise AssertionError("unreachable") from exc  # _journal_failed raises
 
     def _audit(self, audit: Audit) -> None:
         try:
@@ -257,7 +305,7 @@ class StationService:
             return query()
         except Exception as exc:
             self._journal_failed(exc)
-            raise AssertionError("unreachable")
+            raise AssertionError("unreachable") from exc
 
     def _head(self, backend: str) -> ScanRow | None:
         rows = self.journal.outbox(backend, limit=1)
@@ -292,7 +340,7 @@ class StationService:
             ids = self.journal.add_scans(rows)
         except Exception as exc:
             self._journal_failed(exc)
-        for scan, scan_id in zip(new, ids):
+        for scan, scan_id in zip(new, ids, strict=True):
             self._received[scan.seq] = scan_id
         return [self._received[scan.seq] for scan in scans]
 
@@ -317,7 +365,7 @@ class StationService:
         async with self._lock:
             self._processing, self._processing_row = scan.seq, None
             try:
-                actions = self.station.handle(scan, self.clock())
+                actions = self.station.handle(scan, self.clock(), today=self.today())
                 return await self._run(actions, scan)
             finally:
                 self._processing = self._processing_row = None
@@ -336,6 +384,10 @@ class StationService:
                                   kind="unreadable")
         self.emit(result)
         return result
+
+    def today(self) -> date:
+        """The local date by the wall clock (GS1 expiry dates are checked against it)."""
+        return datetime.fromtimestamp(self.wall()).date()
 
     def tick(self) -> None:
         """Run the station's timers (idle logout, lead lapse, held jobs expiring)."""
@@ -387,10 +439,10 @@ class StationService:
         if scan is None:
             return self._result_for(Scan(""), None, reply.outcome, reply.title, reply.details)
         scan_id = self._add(scan, reply.kind, "done", self.station.operator_code, self.profile.backend,
-                            reply.outcome, reply.title, reply.details)
+                            reply.outcome, reply.title, reply.details, fields=reply.fields)
         if reply.outcome == Outcome.HOLD:
             self._held_rows[scan.seq] = scan_id
-        return self._result_for(scan, scan_id, reply.outcome, reply.title, reply.details,
+        return self._result_for(scan, scan_id, reply.outcome, reply.title, reply.details, fields=reply.fields,
                                 kind=reply.kind.value if reply.kind else None)
 
     async def _send(self, send: Send) -> ScanResult:
@@ -425,10 +477,10 @@ class StationService:
             live = False
         status = "sending" if live else "pending"
         if row_id is None:
-            row_id = self._add(scan, "job", status, send.operator, send.backend, request=request)
+            row_id = self._add(scan, "job", status, send.operator, send.backend, request=request, fields=send.fields)
         else:
             self._write(row_id, status=status, operator=send.operator, outcome=None, title=None, details=(),
-                        action=request.action, request=request.as_json())
+                        action=request.action, request=request.as_json(), fields=send.fields)
         if not live:
             lane.waiting += 1
             self.station.confirm_sent(send.identifier, send.station, now)
@@ -439,6 +491,9 @@ class StationService:
         lane.in_flight = True
         try:
             answer = await self._perform(lane, request)
+        except asyncio.CancelledError:
+            self._stopped_in_flight(row_id, send, from_sender=False)
+            raise
         finally:
             lane.in_flight = False
             lane.wake()
@@ -460,6 +515,7 @@ class StationService:
     def _final(self, scan: Scan, row_id: int | None, send: Send, outcome: str, title: str,
                details: tuple[str, ...], *, fields: tuple[DisplayField, ...] = (),
                request: Request | None = None) -> ScanResult:
+        fields = send.fields + fields
         if row_id is None:
             row_id = self._add(scan, "job", "done", send.operator, send.backend, outcome, title, details,
                                request=request, fields=fields)
@@ -486,10 +542,11 @@ class StationService:
         if isinstance(answer, Accepted):
             lane.note_success()
             self._leave_outbox(lane, from_sender)
+            fields = send.fields + answer.fields
             self._write(row_id, status="done", outcome=Outcome.OK, title=answer.title, details=(),
-                        http_status=answer.http_status, fields=answer.fields, **common)
+                        http_status=answer.http_status, fields=fields, **common)
             self.station.confirm_sent(send.identifier, send.station, self.clock())
-            return self._result_for(scan, row_id, Outcome.OK, answer.title, (), send=send, fields=answer.fields,
+            return self._result_for(scan, row_id, Outcome.OK, answer.title, (), send=send, fields=fields,
                                     replay=replay, latency_ms=latency_ms, http_status=answer.http_status)
         if isinstance(answer, Rejected):
             lane.note_success()
@@ -519,8 +576,10 @@ class StationService:
             lane.wake()
             if from_sender:
                 return None  # still waiting: nothing new to report
-            return self._queued_result(scan, row_id, send, (f"{lane.waiting} waiting", title),
-                                       latency_ms=latency_ms, http_status=status_code)
+            # An unknown outcome says so: the vendor may have it, and it is sent again.
+            shown = (f"{lane.waiting} waiting", title) + (
+                (f"{self._unknown_title(profile)}: it is sent again",) if unknown else ())
+            return self._queued_result(scan, row_id, send, shown, latency_ms=latency_ms, http_status=status_code)
         self._leave_outbox(lane, from_sender)
         if from_sender:
             self._write(row_id, status="parked", outcome=Outcome.PARKED, title=title, details=details,
@@ -545,6 +604,8 @@ class StationService:
         if latency_ms is None and scan.t_last is not None and not replay:
             latency_ms = (self.clock() - scan.t_last) * 1000
         profile = self._profile_named(send.profile) if send else self.profile
+        if send is not None and not fields:
+            fields = send.fields  # a refusal, an error, a queued scan: still what the station read
         shown, _ = _stored(scan, kind)
         return ScanResult(
             id=scan_id, ts=iso_now(), scan=shown, scanner=scan.scanner, source=scan.source,
@@ -565,9 +626,14 @@ class StationService:
             return
         request = self._request_of(row, profile)
         send = Send(Scan(row.text, row.scanner, row.source, row.raw), row.station, row.backend,
-                    request.identifier, row.operator, row.profile, action=request.action)
+                    request.identifier, row.operator, row.profile, action=request.action,
+                    fields=tuple(DisplayField(f["key"], f["label"], f["value"]) for f in row.fields))
         self._write(row.id, status="sending", attempts=row.attempts + 1)
-        answer = await self._perform(lane, request)
+        try:
+            answer = await self._perform(lane, request)
+        except asyncio.CancelledError:
+            self._stopped_in_flight(row.id, send, from_sender=True)
+            raise
         result = self._settle(row.id, send.scan, send, request, answer, attempts=row.attempts + 1,
                               origin="sender", latency_ms=None)
         if result is not None:

@@ -213,4 +213,4 @@ def test_a_real_kiosk_runs_on_the_migrated_journal(v1: Path, burst_sim: BurstSim
         assert j.outbox() == []
         assert [r.id for r in j.parked()] == [8, 9, 10, 13, 14, 15]
         assert [(j.get(i).status, j.get(i).outcome) for i in (16, 18)] == [("done", "ok")] * 2
-        assert j.get(18).fields == ({"key": "order_number", "label": "Order", "value": "J00020"},)
+        assert j.get(18).fields[0] == {"key": "order_number", "label": "Order", "value": "J00020"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Union
 
-from kiosk.connectors.base import Request
+from kiosk.connectors.base import DisplayField, Request
 from kiosk.station.classify import Kind
 
 
@@ -22,12 +22,16 @@ class Reply:
     outcome: str
     title: str
     details: tuple[str, ...] = ()
+    fields: tuple[DisplayField, ...] = ()
+    """What the station read from the scan (a refused GS1 barcode's elements)."""
 
 
 @dataclass(frozen=True)
 class Send:
     """Do the profile's ``action`` for ``identifier`` at ``station`` through ``backend``;
-    ``held`` when an operator badge released it."""
+    ``held`` when an operator badge released it. ``fields`` are what the station read from
+    the scan (GS1: GTIN, batch, expiry ...), shown before the vendor's answer; ``gs1`` the
+    GS1 element values by Application Identifier, passed on to the action."""
 
     scan: "Any"
     station: str
@@ -40,11 +44,13 @@ class Send:
     command: str | None = None
     argument: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
+    fields: tuple[DisplayField, ...] = ()
+    gs1: Mapping[str, str] = field(default_factory=dict)
 
     def request(self) -> Request:
         return Request(action=self.action, station=self.station, identifier=self.identifier,
                        operator=self.operator, profile=self.profile, command=self.command,
-                       argument=self.argument, params=self.params)
+                       argument=self.argument, params=self.params, gs1=self.gs1)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,8 @@ from biip.gtin import Gtin
 from biip.symbology import GS1Symbology, SymbologyIdentifier
 
 from devices.aim import describe_aim
+from kiosk.gs1_ai import is_known_ai as is_known_ai  # re-exported: one look-up for config and station
+from kiosk.gs1_ai import known_ai as _known
 
 GS = "\x1d"
 MAX_TEXT = 3116
@@ -260,15 +262,6 @@ def _parse_hri(body: str) -> tuple[Gs1Element, ...] | Gs1Refusal:
     return tuple(elements)
 
 
-def _known(ai: str) -> GS1ApplicationIdentifier | None:
-    """The Application Identifier ``ai`` exactly (biip's look-up also matches a longer text)."""
-    try:
-        found = GS1ApplicationIdentifier.extract(ai)
-    except ParseError:
-        return None
-    return found if found.ai == ai else None
-
-
 def _element(ai: str, value: str, date: dt.date | None = None) -> Gs1Element:
     known = _known(ai)
     return Gs1Element(ai=ai, title=known.data_title if known else "", value=value, date=date)
@@ -319,11 +312,6 @@ def _not_gs1(why: str) -> Gs1Refusal:
 
 
 # --- what a profile sends -----------------------------------------------------------------
-
-
-def is_known_ai(ai: str) -> bool:
-    """Whether ``ai`` is a GS1 Application Identifier (for checking ``identifier_ai`` in a config)."""
-    return _known(ai) is not None
 
 
 def identifier_for(data: Gs1Data, identifier_ai: str | None) -> str | Gs1Refusal:

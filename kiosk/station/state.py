@@ -1,7 +1,13 @@
 """The station's state machine: active profile, operator session, lead authority, held jobs.
 
 Every public method takes ``now`` (monotonic seconds) and returns actions; nothing here
-sleeps, reads a clock or does I/O. The invariants (checked by property tests):
+sleeps, reads a clock or does I/O (``handle`` takes today's date too, for GS1 expiry dates).
+On a ``gs1`` profile a job scan is read as a GS1 barcode (``kiosk.station.gs1``): a refusal
+(bad check digit, expired, not GS1, no ``identifier_ai`` element) is answered at once with
+its reason and the elements read; an accepted one sends ``identifier_ai``'s value (or the
+whole text) with the elements as display fields and GS1 values.
+
+The invariants (checked by property tests):
 - at most one operator is logged in, and only while their idle time is under the limit;
 - lead authority exists only while its idle time is under the limit;
 - a held job is never older than the profile's ``operator_wait_s``;
@@ -10,18 +16,20 @@ sleeps, reads a clock or does I/O. The invariants (checked by property tests):
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import itertools
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Mapping
 
 from devices.events import ScanEvent
 from kiosk.config import Config, ProfileConfig
-from kiosk.connectors.base import ActionSpec
+from kiosk.connectors.base import ActionSpec, DisplayField
 from kiosk.outcomes import Outcome
 from kiosk.station.actions import Action, Audit, Expire, Reply, Send
-from kiosk.station.classify import Classified, Kind, classify
+from kiosk.station.classify import Classified, Kind, classify, matches_any
+from kiosk.station.gs1 import NAMED_ELEMENTS, Gs1Data, Gs1Refusal, Refusal, identifier_for, parse_gs1
 from kiosk.station.pin import verify_pin
 
 _seq = itertools.count(1)
@@ -52,11 +60,40 @@ class OperatorSession:
     last_active: float
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What a job scan sends: its identifier, and what the station read from it (GS1)."""
+
+    identifier: str
+    fields: tuple[DisplayField, ...] = ()
+    gs1: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class _Held:
     scan: Scan
     at: float
     profile: str
+    job: _Job
+
+
+_REFUSAL_TITLES = {
+    Refusal.NOT_GS1: "Not a GS1 barcode",
+    Refusal.BAD_DATE: "Bad date in barcode",
+    Refusal.BAD_CHECK_DIGIT: "Bad check digit",
+    Refusal.EXPIRED: "Expired product",
+}
+
+
+def _refusal_title(refusal: Gs1Refusal, identifier_ai: str | None) -> str:
+    if refusal.reason is Refusal.MISSING_ELEMENT:
+        named = NAMED_ELEMENTS.get(identifier_ai or "")
+        return f"No {named[1]} in barcode" if named else f"No ({identifier_ai}) in barcode"
+    return _REFUSAL_TITLES[refusal.reason]
+
+
+def _gs1_fields(data: Gs1Data | None) -> tuple[DisplayField, ...]:
+    return tuple(DisplayField(f.key, f.label, f.value) for f in data.fields()) if data else ()
 
 
 def _ago(seconds: float) -> str:
@@ -109,8 +146,10 @@ class Station:
 
     # --- scans ---------------------------------------------------------------------
 
-    def handle(self, scan: Scan, now: float) -> list[Action]:
-        """Decide what ``scan`` means; the first Reply/Send in the result answers it."""
+    def handle(self, scan: Scan, now: float, today: dt.date | None = None) -> list[Action]:
+        """Decide what ``scan`` means; the first Reply/Send in the result answers it.
+
+        ``today`` (the local date) is needed on a ``gs1`` profile, to refuse expired products."""
         actions: list[Action] = self.tick(now)
         c = self.classify(scan.text)
         if not scan.text.strip():
@@ -128,7 +167,7 @@ class Station:
         elif c.kind is Kind.COMMAND:
             actions += self._command(scan, c, now)
         elif c.kind is Kind.JOB:
-            actions += self._job(scan, now)
+            actions += self._job(scan, now, today)
         else:
             actions.append(Reply(scan, c.kind, Outcome.IGNORED, "Not a tray or order barcode",
                                  ("This barcode is not a tray, order or PO number for this station.",)))
@@ -173,7 +212,7 @@ class Station:
         actions.append(Audit("login", scan.text, self.profile.name))
         held, self._held = self._held, []
         for h in held:
-            actions.append(self._send(h.scan, now, held=True))
+            actions.append(self._send(h.scan, now, held=True, job=h.job))
         return actions
 
     def logout(self, scan: Scan | None, now: float, reason: str = "command") -> list[Action]:
@@ -186,25 +225,46 @@ class Station:
 
     # --- jobs ----------------------------------------------------------------------
 
-    def _job(self, scan: Scan, now: float) -> list[Action]:
+    def _job(self, scan: Scan, now: float, today: dt.date | None) -> list[Action]:
         if self.operator:
             self.operator.last_active = now
-        key = (self.profile.station, scan.text)
+        job = self._read(scan, today)
+        if isinstance(job, Reply):
+            return [job]
+        key = (self.profile.station, job.identifier)
         last = self._sent_at.get(key)
         if last is not None and now - last < self.profile.duplicate_window_s:
             return [Reply(scan, Kind.JOB, Outcome.DUPLICATE, f"Already checked in {_ago(now - last)}",
-                          (f"{scan.text} at {self.profile.station}: not sent again.",))]
+                          (f"{job.identifier} at {self.profile.station}: not sent again.",), fields=job.fields)]
         if self.profile.requires_operator and not self.operator:
-            self._held.append(_Held(scan, now, self.profile.name))
+            self._held.append(_Held(scan, now, self.profile.name, job))
             return [Reply(scan, Kind.JOB, Outcome.HOLD, "Operator required",
-                          ("Scan your operator badge first",))]
-        return [self._send(scan, now)]
+                          ("Scan your operator badge first",), fields=job.fields)]
+        return [self._send(scan, now, job=job)]
+
+    def _read(self, scan: Scan, today: dt.date | None) -> _Job | Reply:
+        """What a job scan sends; on a gs1 profile, a refusal when it is no usable GS1 barcode."""
+        p = self.profile
+        if not p.gs1 or matches_any(p.plain_patterns, scan.text):
+            return _Job(scan.text)
+        if today is None:
+            raise ValueError("a gs1 profile needs today's date: pass today to Station.handle")
+        parsed = parse_gs1(scan.text, scan.symbology, today=today)
+        if isinstance(parsed, Gs1Data):
+            identifier = identifier_for(parsed, p.identifier_ai)
+            if isinstance(identifier, str):
+                return _Job(identifier, _gs1_fields(parsed), parsed.values())
+            parsed = identifier
+        return Reply(scan, Kind.JOB, Outcome.DENIED, _refusal_title(parsed, p.identifier_ai), (parsed.message,),
+                     fields=_gs1_fields(parsed.data))
 
     def _send(self, scan: Scan, now: float, held: bool = False, command: str | None = None,
-              argument: str | None = None) -> Send:
+              argument: str | None = None, job: _Job | None = None) -> Send:
         p = self.profile
-        return Send(scan, p.station, p.backend, scan.text, self.operator_code, p.name, held=held,
-                    action=p.action, command=command, argument=argument, params=p.params)
+        job = job or _Job(scan.text)
+        return Send(scan, p.station, p.backend, job.identifier, self.operator_code, p.name, held=held,
+                    action=p.action, command=command, argument=argument, params=p.params, fields=job.fields,
+                    gs1=job.gs1)
 
     def action_commands(self) -> frozenset[str]:
         """The command words the active profile's action takes (e.g. ACTIVATE, SUBMIT)."""
