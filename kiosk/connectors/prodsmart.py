@@ -58,9 +58,7 @@ the same ones, see ``kiosk.simulators.prodsmart``):
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import json
 import math
 import os
 import re
@@ -95,6 +93,17 @@ from kiosk.connectors.base import (
     Step,
     Unreachable,
 )
+from kiosk.connectors.http import (
+    BadBody,
+    BoundedResponse,
+    ExchangeError,
+    TransportFailed,
+    UnreadableJson,
+    cap_field,
+    exchange,
+    read_json,
+    split_credentials,
+)
 
 SERVER = "Prodsmart"
 AUTH_PATH = "/api/authorization"
@@ -103,9 +112,7 @@ MACHINES_PATH = "/api/machines/"
 SCOPE = "productions_write"
 SHORT_MESSAGE_MAX = 140
 RATE_WINDOW_S = 60.0
-MAX_ANSWER_BYTES = 1024 * 1024
 MESSAGE_MAX_CHARS = 200
-FIELD_MAX_CHARS = 200
 TOKEN_PARAM = "access_token"
 _TOKEN_FLAG = "kiosk.prodsmart.access_token"
 """Request extension asking ``_TokenTransport`` to add the token (the flag, never the token)."""
@@ -186,10 +193,6 @@ def read_credential(backend: ProdsmartConfig, what: Literal["key", "secret"]) ->
 # --- answers -------------------------------------------------------------------------------
 
 
-def _cap(value: str, limit: int = FIELD_MAX_CHARS) -> str:
-    return value if len(value) <= limit else value[: limit - 1] + "…"
-
-
 @dataclass(frozen=True)
 class OrderShown(Accepted):
     """A production order as Prodsmart shows it."""
@@ -266,7 +269,7 @@ def order_step(state: State, request: Request, now: float) -> Step:
     if request.command is None:
         order = request.identifier.strip()
         if not re.fullmatch(r"[0-9]{1,18}", order):
-            return Step(state, reply=_deny("Not a production order", f"{visible(_cap(order, 40))} is not a "
+            return Step(state, reply=_deny("Not a production order", f"{visible(cap_field(order, 40))} is not a "
                                                                       "production order id (digits only)."))
         return Step(state, replace(request, identifier=order))
     held = _order_in_hand(state)
@@ -488,14 +491,6 @@ _LAST_VALUE = re.compile(r"\blast\b[^()]{0,60}\((\d{1,18})\)", re.IGNORECASE)
 # --- reading answers -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Reply:
-    status: int
-    reason: str
-    headers: httpx.Headers
-    content: bytes
-
-
 class _Stop(Exception):
     """Ends a perform early with this answer (no answer from Prodsmart, a refused token ...)."""
 
@@ -505,13 +500,14 @@ class _Stop(Exception):
 
 
 def _json(content: bytes) -> Any:
+    """The body as JSON, or None when it is not JSON the kiosk reads (``read_json``'s bounds)."""
     try:
-        return json.loads(content.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        return read_json(content)
+    except UnreadableJson:
         return None
 
 
-def vendor_message(reply: _Reply) -> str:
+def vendor_message(reply: BoundedResponse) -> str:
     """What Prodsmart said in an error body (JSON ``message``/``error``/``detail`` or the text),
     control characters made visible, whitespace folded, at most ``MESSAGE_MAX_CHARS``."""
     data = _json(reply.content)
@@ -529,10 +525,10 @@ def vendor_message(reply: _Reply) -> str:
     if not text:
         text = reply.content[: MESSAGE_MAX_CHARS * 4].decode("utf-8", "replace")
     text = visible(" ".join(text.split()))
-    return _cap(text, MESSAGE_MAX_CHARS) if text else f"HTTP {reply.status} {reply.reason}".strip()
+    return cap_field(text, MESSAGE_MAX_CHARS) if text else f"HTTP {reply.status} {reply.reason}".strip()
 
 
-def retry_after(reply: _Reply) -> float | None:
+def retry_after(reply: BoundedResponse) -> float | None:
     """``Retry-After`` in whole seconds (the document's form); None when absent or unreadable."""
     value = reply.headers.get("Retry-After", "").strip()
     return float(value) if value.isdigit() else None
@@ -624,7 +620,7 @@ class ProdsmartConnector:
         self._secrets = _Secrets("Basic " + base64.b64encode(pair).decode("ascii"))
         self._clock = clock
         self._window = _Window(backend.max_requests_per_minute, clock)
-        self._base = httpx.URL(backend.base_url)
+        self._base = httpx.URL(split_credentials(backend.base_url)[0])  # a user:password@ would be logged
         self._known: dict[str, dict[str, int]] = {}
         """Per machine: the totals Prodsmart is known to have (at least), from its answers."""
         inner = transport or httpx.AsyncHTTPTransport()
@@ -684,7 +680,7 @@ class ProdsmartConnector:
             return self._other(reply)
         raise ValueError(f"the production-order action has no command {request.command!r}")
 
-    def _order(self, reply: _Reply, order: str) -> Answer:
+    def _order(self, reply: BoundedResponse, order: str) -> Answer:
         data = _json(reply.content)
         if not isinstance(data, dict):
             return self._unreadable(reply, "a production order")
@@ -692,7 +688,7 @@ class ProdsmartConnector:
         def text(value: Any) -> str:
             if isinstance(value, float) and value.is_integer():
                 value = int(value)  # 700.0 produced reads as 700
-            return "" if value is None or isinstance(value, (dict, list)) else _cap(str(value))
+            return "" if value is None or isinstance(value, (dict, list)) else cap_field(str(value))
 
         listed = data.get("products")
         products = tuple((text(p.get("product")), text(p.get("quantity-produced")), text(p.get("quantity-ordered")))
@@ -788,7 +784,7 @@ class ProdsmartConnector:
                                   counted=counted if titles else None)
         return counted
 
-    def _learn_answer(self, machine: str, entries: list[_Entry], reply: _Reply) -> None:
+    def _learn_answer(self, machine: str, entries: list[_Entry], reply: BoundedResponse) -> None:
         """Prodsmart's new totals from its answer; the values sent when it cannot be read."""
         for e in entries:
             self._learn(machine, e.key, e.value)
@@ -805,7 +801,7 @@ class ProdsmartConnector:
 
     # --- answers that are not the action's own ----------------------------------------
 
-    def _other(self, reply: _Reply) -> Answer:
+    def _other(self, reply: BoundedResponse) -> Answer:
         status = reply.status
         message = vendor_message(reply)
         if status == 429:
@@ -820,14 +816,14 @@ class ProdsmartConnector:
             return BadAnswer(f"{SERVER} refused the access token (HTTP {status}): {message}", status, message)
         return BadAnswer(f"{SERVER} answered HTTP {status} {reply.reason}: {message}".strip(), status, message)
 
-    def _unreadable(self, reply: _Reply, what: str) -> BadAnswer:
-        excerpt = _cap(visible(" ".join(reply.content[:400].decode("utf-8", "replace").split())), 120)
+    def _unreadable(self, reply: BoundedResponse, what: str) -> BadAnswer:
+        excerpt = cap_field(visible(" ".join(reply.content[:400].decode("utf-8", "replace").split())), 120)
         return BadAnswer(f"{SERVER} answered HTTP {reply.status} without {what} the kiosk can read", reply.status,
                          excerpt)
 
     # --- the token -------------------------------------------------------------------
 
-    async def _api(self, method: str, path: str, body: Any = None) -> _Reply:
+    async def _api(self, method: str, path: str, body: Any = None) -> BoundedResponse:
         """One API request with the token; a 401 renews the token once and sends it again."""
         fresh = await self._ensure_token()
         reply = await self._exchange(method, path, body, with_token=True)
@@ -861,7 +857,7 @@ class ProdsmartConnector:
             raise _Stop(self._auth_failed(reply))
         secrets.token, secrets.token_at = self._token_of(reply), self._clock()
 
-    def _token_of(self, reply: _Reply) -> str:
+    def _token_of(self, reply: BoundedResponse) -> str:
         data = _json(reply.content)
         token = data.get("token") if isinstance(data, dict) else None
         if not isinstance(token, str) or not token or not all(0x20 < ord(c) < 0x7F for c in token):
@@ -869,7 +865,7 @@ class ProdsmartConnector:
                                   "kiosk can use", reply.status))
         return token
 
-    def _auth_failed(self, reply: _Reply) -> Answer:
+    def _auth_failed(self, reply: BoundedResponse) -> Answer:
         if reply.status in (401, 403):
             return BadAnswer(f"{SERVER} refused the API key and secret (HTTP {reply.status} on {AUTH_PATH}): check "
                              f"backends.{self.name}.key_* and secret_*", reply.status, vendor_message(reply))
@@ -879,7 +875,7 @@ class ProdsmartConnector:
                              reply.status, vendor_message(reply))
         return answer
 
-    async def _authorization(self, method: str, body: Any = None) -> _Reply:
+    async def _authorization(self, method: str, body: Any = None) -> BoundedResponse:
         try:
             return await self._exchange(method, AUTH_PATH, body, with_token=False)
         except _Stop as stop:
@@ -889,8 +885,9 @@ class ProdsmartConnector:
 
     # --- the one way a request leaves ------------------------------------------------
 
-    async def _exchange(self, method: str, path: str, body: Any, *, with_token: bool) -> _Reply:
-        """Send one request and read its whole answer within ``timeout_s`` and ``MAX_ANSWER_BYTES``.
+    async def _exchange(self, method: str, path: str, body: Any, *, with_token: bool) -> BoundedResponse:
+        """Send one request through ``kiosk.connectors.http.exchange`` (``timeout_s`` for the whole
+        exchange, the answer's size capped).
 
         Raises ``_Stop`` with the answer to give when there is no answer, or when the request
         would go over the budget (counted here for every request, token requests included)."""
@@ -903,33 +900,26 @@ class ProdsmartConnector:
         headers = {} if with_token else {"Authorization": self._secrets.basic}
         extensions = {_TOKEN_FLAG: True} if with_token else {}
         request = self._client.build_request(method, url, json=body, headers=headers, extensions=extensions)
-        timeout = self.backend.timeout_s
-        sent = True
         try:
-            async with asyncio.timeout(timeout):
-                response = await self._client.send(request, stream=True)
-                try:
-                    content = await _read_capped(response)
-                finally:
-                    await response.aclose()
-        except TimeoutError:
-            raise _Stop(self._no_answer(f"no complete answer within {timeout:g} s", sent=True)) from None
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            sent = False
-            raise _Stop(self._no_answer(_reason(exc), sent=False)) from None
-        except httpx.TransportError as exc:
-            raise _Stop(self._no_answer(_reason(exc), sent=True)) from None
-        except _TooLarge:
-            raise _Stop(BadAnswer(f"{SERVER} answered HTTP {response.status_code} with more than "
-                                  f"{MAX_ANSWER_BYTES} bytes", response.status_code, unknown=method != "GET")) from None
-        finally:
-            if sent:
+            answer = await exchange(self._client, request, deadline_s=self.backend.timeout_s)
+        except BadBody as exc:
+            self._window.note()
+            raise _Stop(BadAnswer(f"{SERVER} answered HTTP {exc.status} with an answer the kiosk will not read "
+                                  f"({exc.message})", exc.status, unknown=200 <= exc.status < 300 and method != "GET")
+                        ) from None
+        except ExchangeError as exc:
+            if exc.sent:
                 self._window.note()
+            reason = exc.reason if isinstance(exc, TransportFailed) else exc.message
+            raise _Stop(self._no_answer(reason, sent=exc.sent)) from None
+        self._window.note()
         token = self._secrets.token
         if with_token and token:  # a vendor that echoes the URL in an error must not show the token
+            content = answer.content
             for form in {token, quote(token, safe="")}:
                 content = content.replace(form.encode("ascii"), b"<access token>")
-        return _Reply(response.status_code, response.reason_phrase, response.headers, content)
+            answer = replace(answer, content=content)
+        return answer
 
     def _no_answer(self, reason: str, *, sent: bool) -> Unreachable:
         if sent:
@@ -969,51 +959,6 @@ class ProdsmartConnector:
                          extra, "server")
         return Probe(False, f"{answered}, not like the Prodsmart API: {vendor_message(reply)}", reply.status,
                      latency_ms, extra, "answer")
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _read_capped(response: httpx.Response) -> bytes:
-    declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
-        raise _TooLarge
-    body = bytearray()
-    async for chunk in response.aiter_bytes():
-        body += chunk
-        if len(body) > MAX_ANSWER_BYTES:
-            raise _TooLarge
-    return bytes(body)
-
-
-_REASONS = (
-    ("refused", "connection refused"),
-    ("name or service not known", "host name not found"),
-    ("name resolution", "host name not found"),
-    ("network is unreachable", "network unreachable"),
-    ("no route to host", "no route to host"),
-    ("certificate", "TLS certificate problem"),
-    ("ssl", "TLS problem"),
-    ("reset", "connection reset"),
-    ("disconnected", "the server closed the connection without answering"),
-    ("timed out", "timed out"),
-)
-
-
-def _reason(exc: BaseException) -> str:
-    """Plain words for a network failure (from the exception and what caused it)."""
-    chain: list[BaseException] = []
-    cause: BaseException | None = exc
-    while cause is not None and len(chain) < 8:
-        chain.append(cause)
-        cause = cause.__cause__ or cause.__context__
-    if any(isinstance(link, ConnectionRefusedError) for link in chain):
-        return "connection refused"
-    if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
-    text = " ".join(str(link).lower() for link in chain)
-    return next((reason for needle, reason in _REASONS if needle in text), "network error")
 
 
 def _build(name: str, config: ProdsmartConfig, *, base_dir: Path | None = None,
