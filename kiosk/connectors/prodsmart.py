@@ -29,6 +29,9 @@ answers 401 (never twice for one request). The token is added to the URL by ``_T
 below httpx's request logging, so no logged or shown URL, exception, journal row, message or
 ``repr()`` holds it.
 
+Every request goes through ``kiosk.connectors.http.exchange`` (``timeout_s`` bounds the whole
+exchange; the answer's size is capped) from one method, ``_exchange``.
+
 Rate limit: 120 requests per minute per company. The service's per-backend budget
 (``max_requests_per_minute``, default 120 here) paces the requests it sends; the token requests
 come on top of those, so the connector also keeps its own sliding 60 s window of every request
