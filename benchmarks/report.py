@@ -149,9 +149,9 @@ COLUMNS = (("benchmark", "benchmark"), ("figure", "figure"), ("baseline", "basel
 
 def table(table_rows: list[Row]) -> str:
     widths = [max(len(title), *(len(str(r[key])) for r in table_rows)) for key, title in COLUMNS]
-    line = "  ".join(title.ljust(w) for (_, title), w in zip(COLUMNS, widths))
+    line = "  ".join(title.ljust(w) for (_, title), w in zip(COLUMNS, widths, strict=True))
     out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(str(r[key]).ljust(w) for (key, _), w in zip(COLUMNS, widths)) for r in table_rows]
+    out += ["  ".join(str(r[key]).ljust(w) for (key, _), w in zip(COLUMNS, widths, strict=True)) for r in table_rows]
     return "\n".join(out)
 
 
