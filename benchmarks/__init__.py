@@ -7,9 +7,9 @@ ratio or an overhead. The machine is shared and noisy: figures are for reading, 
 asserting; the smoke test (tests/test_benchmarks_smoke.py) checks only their structure.
 
 Modules: ``harness`` (processes, ports, files, statistics), one module per benchmark
-(``latency``, ``burst``, ``startup``, ``journal_rate``, ``drain``), each exposing
+(``latency``, ``burst``, ``startup``, ``journal_rate``, ``drain``, ``prodsmart``), each exposing
 ``run(quick: bool) -> dict``, and ``report`` (table, machine, JSON).
 """
 
-BENCHMARKS = ("latency", "burst", "startup", "journal", "drain")
+BENCHMARKS = ("latency", "burst", "startup", "journal", "drain", "prodsmart")
 """Keys of the JSON report, in the order they run."""

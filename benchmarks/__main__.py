@@ -22,7 +22,7 @@ from benchmarks import report
 from benchmarks.harness import serial_scanner_available, tui_available
 
 MODULES = {"latency": "benchmarks.latency", "burst": "benchmarks.burst", "startup": "benchmarks.startup",
-           "journal": "benchmarks.journal_rate", "drain": "benchmarks.drain"}
+           "journal": "benchmarks.journal_rate", "drain": "benchmarks.drain", "prodsmart": "benchmarks.prodsmart"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

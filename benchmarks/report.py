@@ -107,6 +107,21 @@ def drain_rows(data: dict[str, Any]) -> list[Row]:
     ]
 
 
+def prodsmart_rows(data: dict[str, Any]) -> list[Row]:
+    out = []
+    for key in ("at_limit", "unlimited"):
+        b = data[key]
+        per_minute = "no limit" if key == "unlimited" else f"{b['per_minute']:g}/min"
+        label = f"prodsmart counter {b['scans']} @ {per_minute}"
+        out.append(row(label, f"{b['scans_per_s']:.0f} scans/s",
+                       f"{data['baseline_requests_per_s']:.0f} counts/s (bare httpx)", f"x{b['ratio']:.2f}"))
+        sound = b["final_count"] == b["scans"] and b["strictly_increasing"] and b["not_accepted"] == 0
+        out.append(row(f"{label}: integrity", f"count {b['final_count']}, {b['counter_requests']} counter + "
+                       f"{b['token_requests']} token requests, {b['not_accepted']} not accepted",
+                       target="count = scans, increasing, no 429", met=sound))
+    return out
+
+
 _ROWS = {
     "latency": lambda d: (latency_rows("latency headless", d["headless"], d["target_p99_overhead_ms"])
                           + latency_rows("latency TUI", d["tui"], d["target_p99_overhead_ms"])),
@@ -114,6 +129,7 @@ _ROWS = {
     "startup": startup_rows,
     "journal": journal_rows,
     "drain": drain_rows,
+    "prodsmart": prodsmart_rows,
 }
 
 
@@ -133,9 +149,9 @@ COLUMNS = (("benchmark", "benchmark"), ("figure", "figure"), ("baseline", "basel
 
 def table(table_rows: list[Row]) -> str:
     widths = [max(len(title), *(len(str(r[key])) for r in table_rows)) for key, title in COLUMNS]
-    line = "  ".join(title.ljust(w) for (_, title), w in zip(COLUMNS, widths))
+    line = "  ".join(title.ljust(w) for (_, title), w in zip(COLUMNS, widths, strict=True))
     out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(str(r[key]).ljust(w) for (key, _), w in zip(COLUMNS, widths)) for r in table_rows]
+    out += ["  ".join(str(r[key]).ljust(w) for (key, _), w in zip(COLUMNS, widths, strict=True)) for r in table_rows]
     return "\n".join(out)
 
 

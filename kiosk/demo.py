@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kiosk.config import load_config
-from kiosk.simulators import loadings, movilitas, scantrust
-from kiosk.simulators.jobtrack import JobTrackSim, demo_data
+from kiosk.simulators import jobtrack, loadings, movilitas, prodsmart, scantrust
 from kiosk.simulators.server import SimApp, SimServer
 from kiosk.station.pin import hash_pin
 
@@ -46,7 +45,7 @@ def _jobtrack_profile(name: str, description: str, requires: bool = False) -> di
 
 
 DEMO_VENDORS: list[DemoVendor] = [
-    DemoVendor("demo", lambda: JobTrackSim(demo_data()), {"vendor": "jobtrack", "timeout_s": 3.0}, [
+    DemoVendor("demo", lambda: jobtrack.JobTrackSim(jobtrack.demo_data()), {"vendor": "jobtrack", "timeout_s": 3.0}, [
         _jobtrack_profile("LP", "Lens Processing"),
         _jobtrack_profile("AR", "Anti-Reflective Coat"),
         _jobtrack_profile("QC", "Final Inspection"),
@@ -76,6 +75,17 @@ DEMO_VENDORS: list[DemoVendor] = [
          "gs1": True, "plain_patterns": ["^LD-", "^SN-"], "duplicate_window_s": 0,
          "params": {"warehouse": loadings.DEMO_VAN, "type": 1, "reason": loadings.DEMO_REASON, "serial_prefix": "SN-"}},
     ]),
+    DemoVendor("prodsmart", lambda: prodsmart.ProdsmartSim(prodsmart.demo_data()),
+               {"vendor": "prodsmart", "timeout_s": 3.0, "key_file": "prodsmart-key",
+                "secret_file": "prodsmart-secret"}, [
+        {"name": "PO", "backend": "prodsmart", "station": "PO", "action": "production-order",
+         "description": "Production orders (Prodsmart)", "operator_pattern": "^OP\\d+$", "ack_barcode": "ACK"},
+        {"name": "CNT", "backend": "prodsmart", "station": "A32", "action": "machine-counter",
+         "description": "Press A32: good parts and waste (Prodsmart)", "operator_pattern": "^OP\\d+$",
+         "ack_barcode": "ACK", "duplicate_window_s": 0, "params": {"waste_prefix": "WASTE:"}},
+        {"name": "DT", "backend": "prodsmart", "station": "A32", "action": "downtime",
+         "description": "Press A32: downtime cards (Prodsmart)", "operator_pattern": "^OP\\d+$", "ack_barcode": "ACK"},
+    ], files={"prodsmart-key": f"{prodsmart.DEMO_KEY}\n", "prodsmart-secret": f"{prodsmart.DEMO_SECRET}\n"}),
 ]
 
 
