@@ -10,10 +10,10 @@ their structure and that no scan was lost or reordered.
 Modules: ``harness`` (processes, ports, files, statistics), ``inprocess`` (the service and
 journal in the benchmark's process with an instant connector), ``prefill`` (a journal with
 a year of rows), one module per benchmark (``latency``, ``client``, ``burst``, ``startup``,
-``memory``, ``journal_rate``, ``growth``, ``drain``), each exposing ``run(quick: bool) ->
+``memory``, ``journal_rate``, ``growth``, ``drain``, ``prodsmart``), each exposing ``run(quick: bool) ->
 dict``, ``report`` (figures, targets, machine, JSON) and ``compare`` (the whole set on an
 older commit and on this tree, one after the other).
 """
 
-BENCHMARKS = ("latency", "client", "burst", "startup", "memory", "journal", "growth", "drain")
+BENCHMARKS = ("latency", "client", "burst", "startup", "memory", "journal", "growth", "drain", "prodsmart")
 """Keys of the JSON report, in the order they run."""

@@ -24,7 +24,8 @@ from benchmarks.harness import serial_scanner_available, tui_available
 
 MODULES = {"latency": "benchmarks.latency", "client": "benchmarks.client", "burst": "benchmarks.burst",
            "startup": "benchmarks.startup", "memory": "benchmarks.memory", "journal": "benchmarks.journal_rate",
-           "growth": "benchmarks.growth", "drain": "benchmarks.drain"}
+           "growth": "benchmarks.growth", "drain": "benchmarks.drain",
+           "prodsmart": "benchmarks.prodsmart"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

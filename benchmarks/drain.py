@@ -1,6 +1,7 @@
 """Benchmark 5: draining queued scans under a request budget.
 
-Job-track backend with a budget (the Prodsmart connector is not built yet): the backend gets
+Job-track backend with a budget (the Prodsmart counter, whose queued scans combine, is the
+``prodsmart`` benchmark): the backend gets
 ``max_requests_per_minute`` and ``n`` scans are written at once. The token bucket
 (``kiosk.ratelimit.TokenBucket``) lets its burst capacity ``C`` go out live; the rest wait
 in the outbox and the sender releases them at the budget's rate ``r``. The theoretical
@@ -32,7 +33,7 @@ from benchmarks.harness import (
 from kiosk.ratelimit import TokenBucket
 
 WINDOW_S = 60.0
-LABEL = "job-track backend with a budget (Prodsmart connector not built yet)"
+LABEL = "job-track backend with a budget (a Prodsmart counter: benchmark prodsmart)"
 
 
 def busiest_window(stamps: list[float], window: float = WINDOW_S) -> int:

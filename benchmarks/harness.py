@@ -96,7 +96,7 @@ def tui_available() -> bool:
         return False
 
 
-def _fd(stream: Any) -> int:
+def pipe_fd(stream: Any) -> int:
     """The file descriptor of a child's pipe (which ``subprocess`` types as optional)."""
     if stream is None:
         raise BenchError("the child process has no such pipe")
@@ -262,7 +262,7 @@ class Simulator:
                                           "--data", str(data)], stdout=subprocess.PIPE, stderr=err,
                                          env=child_env(), cwd=ws.path)
         ws.callback(self.stop)
-        first = LineReader(_fd(self.proc.stdout)).read_line(SIM_START_TIMEOUT_S)
+        first = LineReader(pipe_fd(self.proc.stdout)).read_line(SIM_START_TIMEOUT_S)
         text = first[1].decode(errors="replace").strip() if first else ""
         if not text.startswith("listening on "):
             raise BenchError(f"simulator did not start: {text!r} {self.log.read_text(errors='replace')[-500:]}")
@@ -326,7 +326,7 @@ class StdinPort:
         self.fd: int | None = None
 
     def attach(self, proc: subprocess.Popen) -> None:
-        self.fd = _fd(proc.stdin)
+        self.fd = pipe_fd(proc.stdin)
 
     def write(self, data: bytes) -> float:
         assert self.fd is not None, "attach() the headless process first"
@@ -373,7 +373,7 @@ class Headless:
                 stdin=stdin, stdout=subprocess.PIPE, stderr=err, env=child_env(), cwd=self.ws.path)
         if isinstance(self.port, StdinPort):
             self.port.attach(self.proc)
-        self.lines = LineReader(_fd(self.proc.stdout))
+        self.lines = LineReader(pipe_fd(self.proc.stdout))
         self.ws.callback(self.stop)
 
     def next_result(self, timeout: float) -> Result | None:

@@ -193,6 +193,21 @@ def drain_rows(data: Data) -> list[Row]:
     ]
 
 
+def prodsmart_rows(data: Data) -> list[Row]:
+    out = []
+    for key in ("at_limit", "unlimited"):
+        b = data[key]
+        per_minute = "no limit" if key == "unlimited" else f"{b['per_minute']:g}/min"
+        label = f"prodsmart counter {b['scans']} @ {per_minute}"
+        out.append(row(label, f"{b['scans_per_s']:.0f} scans/s",
+                       f"{data['baseline_requests_per_s']:.0f} counts/s (bare httpx)", f"x{b['ratio']:.2f}"))
+        sound = b["final_count"] == b["scans"] and b["strictly_increasing"] and b["not_accepted"] == 0
+        out.append(row(f"{label}: integrity", f"count {b['final_count']}, {b['counter_requests']} counter + "
+                       f"{b['token_requests']} token requests, {b['not_accepted']} not accepted",
+                       target="count = scans, increasing, no 429", met=sound))
+    return out
+
+
 _ROWS: dict[str, Callable[[Data], list[Row]]] = {
     "latency": lambda d: latency_rows("latency headless", d["headless"]) + latency_rows("latency TUI", d["tui"]),
     "client": client_rows,
@@ -202,6 +217,7 @@ _ROWS: dict[str, Callable[[Data], list[Row]]] = {
     "journal": journal_rows,
     "growth": growth_rows,
     "drain": drain_rows,
+    "prodsmart": prodsmart_rows,
 }
 
 
@@ -304,6 +320,14 @@ def _startup_targets(data: Data) -> list[Row]:
     return out
 
 
+def _prodsmart_targets(data: Data) -> list[Row]:
+    sound = all(b["final_count"] == b["scans"] and b["strictly_increasing"] and b["not_accepted"] == 0
+                for b in (data["at_limit"], data["unlimited"]))
+    return [target("prodsmart counter: count = scans, increasing, no 429 (at the limit and without)",
+                   f"{data['at_limit']['counter_requests']} requests for {data['scans']} scans at the limit",
+                   f"{data['baseline_requests_per_s']:.0f} counts/s (bare httpx)", sound)]
+
+
 def _drain_targets(data: Data) -> list[Row]:
     return [target(f"drain: no 429 caused by us (busiest 60 s <= {data['max_requests_per_minute']:g})",
                    f"{data['busiest_60s_window']} requests", f"{data['theoretical_min_s']:.1f} s theoretical min",
@@ -313,6 +337,7 @@ def _drain_targets(data: Data) -> list[Row]:
 _TARGETS: dict[str, Callable[[Data], list[Row]]] = {
     "latency": _latency_targets, "journal": _journal_targets, "growth": _growth_targets,
     "memory": _memory_targets, "burst": _burst_targets, "startup": _startup_targets, "drain": _drain_targets,
+    "prodsmart": _prodsmart_targets,
 }
 
 

@@ -110,7 +110,7 @@ def classify_open_error(exc: BaseException, path: str) -> OpenFailed:
 def check_open(settings: SerialSettings) -> str:
     """Open and close the port once (for ``kiosk doctor``); returns the path, raises OpenFailed."""
     port = open_serial(settings)
-    path = port.port
+    path = port.port or ""
     port.close()
     return path
 
@@ -164,8 +164,8 @@ class SerialScanner(ReaderThread):
                 delay = min(delay * 2, self._backoff[1])
                 continue
             delay, last_failure = self._backoff[0], None
-            self.stats.extra["device"] = port.port
-            self._send(StateEvent(self.name, "connected", message=port.port, reconnects=self._opens))
+            self.stats.extra["device"] = port.port or ""
+            self._send(StateEvent(self.name, "connected", message=port.port or "", reconnects=self._opens))
             self._opens += 1
             reason = self._read_until_lost(port)
             _close_quietly(port)

@@ -8,11 +8,11 @@ variable or a file that holds the token, and the lead PIN is stored as a salted 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -27,6 +27,7 @@ from devices.ports import parse_vid_pid
 from kiosk.connectors.base import BackendConfig
 from kiosk.connectors.registry import installed, plugin_for
 from kiosk.gs1_ai import is_known_ai
+from kiosk.patterns import PatternError, compile_pattern
 from kiosk.tomlfile import read_toml
 
 TERMINATORS = {"\r": b"\r", "\n": b"\n", "\r\n": b"\r\n", "\t": b"\t", "etx": b"\x03", "stx-etx": b"\x03", "none": b""}
@@ -37,35 +38,45 @@ class ConfigError(Exception):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-def _check_regex(value: str | None) -> str | None:
+def _check_pattern(value: str | None, *, badge: bool = False) -> str | None:
+    """A scan pattern the station can run in linear time (``kiosk.patterns``); a badge pattern
+    must not match every scan (then no job could ever be scanned)."""
     if value is None:
         return None
     try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"not a valid regular expression ({exc})") from None
+        pattern = compile_pattern(value)
+    except PatternError as exc:
+        raise ValueError(str(exc)) from None
+    if badge and pattern.matches_everything:
+        raise ValueError(f"{value!r} matches every scan, so every scan would be a badge: anchor it, e.g. ^OP\\d+$")
     return value
 
 
-def _check_patterns(value: list[str] | None) -> list[str] | None:
-    for pattern in value or []:
-        _check_regex(pattern)
+def _check_path(value: Path) -> Path:
+    if "\x00" in str(value) or str(value) in ("", "."):
+        raise ValueError("must be a file path (no NUL characters)")
     return value
 
 
-Regex = Annotated[str, Field(min_length=1)]
+JobPattern = Annotated[str, AfterValidator(_check_pattern)]
+FilePath = Annotated[Path, AfterValidator(_check_path)]
+
+_ASCII_SAMPLE = b"0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ abcdefghijklmnopqrstuvwxyz -./:+%$"
+MAX_RETENTION_DAYS = 36500
+BAUDRATE_MAX = 4_000_000
+"""The highest standard rate Linux offers (B4000000); no barcode scanner goes near it."""
 
 
 class KioskSection(_Model):
     profile: str
     """Profile active at the first start; afterwards the last profile a lead chose wins."""
-    journal: Path = Path("kiosk-journal.sqlite3")
+    journal: FilePath = Path("kiosk-journal.sqlite3")
     """SQLite journal of every scan; relative paths resolve against the config file's folder."""
-    journal_retention_days: float = Field(90, gt=0)
-    """Journal rows older than this are pruned at start."""
+    journal_retention_days: float = Field(default=90, gt=0, le=MAX_RETENTION_DAYS)
+    """Journal rows older than this are pruned at start (at most 100 years)."""
     allow_quit: bool = False
     """When true, ctrl+q quits without lead authority (development machines only)."""
     bell: bool = True
@@ -97,7 +108,7 @@ class ProfileConfig(_Model):
     operator_pattern: str | None = None
     """A scan matching this regex is an operator badge."""
     command_prefix: str = Field("CMD:", min_length=1)
-    job_patterns: list[str] | None = None
+    job_patterns: list[JobPattern] | None = None
     """Job identifier patterns; omitted means every other scan is a job identifier."""
     requires_operator: bool = False
     operator_idle_logout_s: float = Field(900, gt=0)
@@ -116,11 +127,14 @@ class ProfileConfig(_Model):
     identifier_ai: str | None = None
     """With gs1: the Application Identifier whose value is sent (e.g. "21", the serial); unset
     sends the whole scanned text."""
-    plain_patterns: list[str] | None = None
+    plain_patterns: list[JobPattern] | None = None
     """With gs1: job scans matching one of these regexes are sent as scanned, not read as GS1
     (e.g. a dock's loading references, ["^LD-"])."""
 
-    _regex_operator = field_validator("operator_pattern")(classmethod(lambda cls, v: _check_regex(v)))
+    @field_validator("operator_pattern")
+    @classmethod
+    def _operator_pattern(cls, value: str | None) -> str | None:
+        return _check_pattern(value, badge=True)
 
     @field_validator("station")
     @classmethod
@@ -133,7 +147,10 @@ class ProfileConfig(_Model):
     @field_validator("job_patterns")
     @classmethod
     def _patterns(cls, value: list[str] | None) -> list[str] | None:
-        return _check_patterns(value)
+        if value == []:
+            raise ValueError("an empty list matches no scan, so no job could be scanned: "
+                             "give at least one pattern, or leave the key out to take every other scan as a job")
+        return value
 
     @field_validator("identifier_ai")
     @classmethod
@@ -150,7 +167,7 @@ class ProfileConfig(_Model):
     def _plain_patterns(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
         if value is not None:
             _needs_gs1(info)
-        return _check_patterns(value)
+        return value
 
 
 def _needs_gs1(info: ValidationInfo) -> None:
@@ -164,10 +181,13 @@ class LeadConfig(_Model):
     pin_hash_env: str | None = None
     """Environment variable holding the hash instead (keeps it out of the file)."""
     badge_pattern: str | None = None
-    idle_s: float = Field(120, gt=0)
+    idle_s: float = Field(default=120, gt=0)
     """Lead authority lapses after this many idle seconds."""
 
-    _regex_badge = field_validator("badge_pattern")(classmethod(lambda cls, v: _check_regex(v)))
+    @field_validator("badge_pattern")
+    @classmethod
+    def _badge_pattern(cls, value: str | None) -> str | None:
+        return _check_pattern(value, badge=True)
 
     @field_validator("pin_hash")
     @classmethod
@@ -186,10 +206,11 @@ class ScannerConfig(_Model):
     vid_pid: str | None = None
     """USB "VID:PID" in hex (e.g. "0c2e:0b61"); with serial_number to pick one of several."""
     serial_number: str | None = None
-    baudrate: int = Field(9600, gt=0)
+    baudrate: int = Field(default=9600, ge=50, le=BAUDRATE_MAX)
     parity: Literal["N", "E", "O", "M", "S"] = "N"
     bytesize: Literal[5, 6, 7, 8] = 8
-    stopbits: Literal[1, 1.5, 2] = 1
+    stopbits: float = 1
+    """1, 1.5 or 2."""
     # framing
     terminator: str = "\r"
     """"\\r", "\\n", "\\r\\n", "\\t", "etx", "stx-etx", or "none" (idle gap ends a frame)."""
@@ -211,6 +232,13 @@ class ScannerConfig(_Model):
             raise ValueError('must be one of "\\r", "\\n", "\\r\\n", "\\t", "etx", "stx-etx", "none"')
         return value
 
+    @field_validator("stopbits")
+    @classmethod
+    def _stopbits(cls, value: float) -> float:
+        if value not in (1, 1.5, 2):
+            raise ValueError("must be 1, 1.5 or 2")
+        return value
+
     @field_validator("vid_pid")
     @classmethod
     def _vid_pid(cls, value: str | None) -> str | None:
@@ -224,9 +252,18 @@ class ScannerConfig(_Model):
         import codecs
 
         try:
-            codecs.lookup(value)
+            info = codecs.lookup(value)
         except LookupError:
             raise ValueError(f"unknown text encoding {value!r}") from None
+        if not getattr(info, "_is_text_encoding", True):
+            raise ValueError(f"{value!r} is not a text encoding (it turns bytes into bytes); use e.g. utf-8 or latin-1")
+        try:
+            readable = _ASCII_SAMPLE.decode(value) == _ASCII_SAMPLE.decode("ascii")
+        except (UnicodeError, LookupError):
+            readable = False
+        if not readable:
+            raise ValueError(f"{value!r} does not read plain digits and letters as themselves, so no barcode "
+                             "could be read; use e.g. utf-8, latin-1 or cp1252")
         return value
 
     @model_validator(mode="after")

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kiosk.config import load_config
-from kiosk.simulators import loadings
-from kiosk.simulators.jobtrack import JobTrackSim, demo_data
+from kiosk.simulators import jobtrack, loadings, movilitas, prodsmart, scantrust
 from kiosk.simulators.server import SimApp, SimServer
 from kiosk.station.pin import hash_pin
 
@@ -46,13 +45,27 @@ def _jobtrack_profile(name: str, description: str, requires: bool = False) -> di
 
 
 DEMO_VENDORS: list[DemoVendor] = [
-    DemoVendor("demo", lambda: JobTrackSim(demo_data()), {"vendor": "jobtrack", "timeout_s": 3.0}, [
+    DemoVendor("demo", lambda: jobtrack.JobTrackSim(jobtrack.demo_data()), {"vendor": "jobtrack", "timeout_s": 3.0}, [
         _jobtrack_profile("LP", "Lens Processing"),
         _jobtrack_profile("AR", "Anti-Reflective Coat"),
         _jobtrack_profile("QC", "Final Inspection"),
         _jobtrack_profile("INSP", "Inspection (operator required)", True),
         _jobtrack_profile("UV", "Rework"),
     ]),
+    DemoVendor("pack", movilitas.MovilitasSim,
+               {"vendor": "movilitas", "timeout_s": 3.0, "token_file": "movilitas-token",
+                "channel_key_file": "movilitas-channel-key"},
+               [{"name": "PACK", "backend": "pack", "station": "LINE1", "action": "release-to-line",
+                 "description": "Packaging line 1", "ack_barcode": "ACK"}],
+               files={"movilitas-token": movilitas.DEMO_TOKEN + "\n",
+                      "movilitas-channel-key": movilitas.DEMO_CHANNEL_KEY + "\n"}),
+    DemoVendor("print", scantrust.ScantrustSim,
+               {"vendor": "scantrust", "timeout_s": 3.0, "token_file": "scantrust-token",
+                "substrate": scantrust.DEMO_SUBSTRATE, "equipment": scantrust.DEMO_EQUIPMENT,
+                "external_id": scantrust.DEMO_EXTERNAL_ID},
+               [{"name": "PRINT", "backend": "print", "station": "PRESS1", "action": "printer-confirm",
+                 "description": "Secure-code press 1", "ack_barcode": "ACK"}],
+               files={"scantrust-token": scantrust.DEMO_TOKEN + "\n"}),
     DemoVendor("dock", lambda: loadings.LoadingsSim(loadings.demo_data()), {
         "vendor": "loadings", "timeout_s": 3.0,
         "item_units": {u.barcode: {"id": u.id, "name": u.name} for u in loadings.demo_data().item_units if u.barcode},
@@ -62,6 +75,17 @@ DEMO_VENDORS: list[DemoVendor] = [
          "gs1": True, "plain_patterns": ["^LD-", "^SN-"], "duplicate_window_s": 0,
          "params": {"warehouse": loadings.DEMO_VAN, "type": 1, "reason": loadings.DEMO_REASON, "serial_prefix": "SN-"}},
     ]),
+    DemoVendor("prodsmart", lambda: prodsmart.ProdsmartSim(prodsmart.demo_data()),
+               {"vendor": "prodsmart", "timeout_s": 3.0, "key_file": "prodsmart-key",
+                "secret_file": "prodsmart-secret"}, [
+        {"name": "PO", "backend": "prodsmart", "station": "PO", "action": "production-order",
+         "description": "Production orders (Prodsmart)", "operator_pattern": "^OP\\d+$", "ack_barcode": "ACK"},
+        {"name": "CNT", "backend": "prodsmart", "station": "A32", "action": "machine-counter",
+         "description": "Press A32: good parts and waste (Prodsmart)", "operator_pattern": "^OP\\d+$",
+         "ack_barcode": "ACK", "duplicate_window_s": 0, "params": {"waste_prefix": "WASTE:"}},
+        {"name": "DT", "backend": "prodsmart", "station": "A32", "action": "downtime",
+         "description": "Press A32: downtime cards (Prodsmart)", "operator_pattern": "^OP\\d+$", "ack_barcode": "ACK"},
+    ], files={"prodsmart-key": f"{prodsmart.DEMO_KEY}\n", "prodsmart-secret": f"{prodsmart.DEMO_SECRET}\n"}),
 ]
 
 

@@ -2,7 +2,9 @@
 
 Lists serial ports and input devices, then checks each configured scanner (open + close),
 each backend (the connector's ``probe()`` for every station its profiles use: proves base
-URL, token and station without checking anything in), and the journal location. With
+URL, token and station without checking anything in), the journal location (a journal in
+use by a running kiosk is reported with its PID, not opened), that every scan pattern runs
+in linear time, and that token files are private (like ssh with a key other users can read). With
 ``listen_s`` it also starts the serial and HID scanners for that long and checks what a scan
 sends (terminator, encoding, length), e.g. ``scanner sends CRLF, set terminator = "\\r\\n"``.
 Prints one aligned row per check (part, OK/FAIL, detail) with a "what to do" line under each
@@ -45,6 +47,8 @@ from devices.text import visible
 from kiosk.config import Config, ScannerConfig
 from kiosk.connectors.base import Probe
 from kiosk.connectors.registry import installed, problems
+from kiosk.files import loose_permissions
+from kiosk.patterns import PatternError, compile_pattern
 from kiosk.scanners import build_scanner, serial_settings
 
 HINTS = {
@@ -187,8 +191,12 @@ def check_journal(path: Path) -> Check:
     if path.exists():
         if not path.is_file():
             return Check(part, False, f"{path} exists but is not a file", HINTS["journal"])
-        from kiosk.journal import Journal, JournalError
+        from kiosk.journal import Journal, JournalError, lock_holder
 
+        holder = lock_holder(path)
+        if holder is not None:
+            who = f"a running kiosk (PID {holder})" if holder > 0 else "a running kiosk"
+            return Check(part, True, f"{path} is in use by {who}; one kiosk per journal, so doctor leaves it be")
         try:
             Journal.open(path).close()
         except JournalError as exc:
@@ -274,10 +282,52 @@ def _judge_scans(config: Config, index: int, cfg: ScannerConfig, events: list[De
     return Check(part, True, read)
 
 
+def check_patterns(config: Config) -> Check | None:
+    """Every scan pattern compiles for linear-time matching (load_config refuses the others;
+    this row says so for the technician, and catches a config built another way)."""
+    patterns = [("lead.badge_pattern", config.lead.badge_pattern)]
+    for i, profile in enumerate(config.profiles):
+        patterns.append((f"profiles[{i}].operator_pattern", profile.operator_pattern))
+        patterns += [(f"profiles[{i}].job_patterns[{j}]", p) for j, p in enumerate(profile.job_patterns or [])]
+    given = [(key, text) for key, text in patterns if text is not None]
+    for key, text in given:
+        try:
+            compile_pattern(text)
+        except PatternError as exc:
+            return Check("scan patterns", False, f"{key}: {exc}", f"change {key} in {config.path}")
+    if not given:
+        return None
+    return Check("scan patterns", True, f"{len(given)} pattern(s), each runs in linear time in the scan's length (RE2)")
+
+
+def check_token_files(config: Config) -> list[Check]:
+    """A token file other users can read is a FAIL, as ssh refuses such a key."""
+    checks = []
+    for name, backend in config.backends.items():
+        token_file = getattr(backend, "token_file", None)
+        if token_file is None:
+            continue
+        path = config.resolve(token_file)
+        if not path.is_file():
+            continue  # the backend's own row says what is wrong with it
+        part = f"token file of backend {name}"
+        loose = loose_permissions(path)
+        if loose:
+            checks.append(Check(part, False, f"{path} is not private ({loose})",
+                                f"chmod 600 {path}, owned by the kiosk user: only the kiosk may read the API token"))
+        else:
+            checks.append(Check(part, True, f"{path} is readable by its owner only"))
+    return checks
+
+
 def run_checks(config: Config) -> list[Check]:
     checks = [check_scanner(cfg) for cfg in config.scanners]
     checks += [check_backend(config, name) for name in config.backends]
     checks.append(check_journal(config.journal_path))
+    patterns = check_patterns(config)
+    if patterns is not None:
+        checks.append(patterns)
+    checks += check_token_files(config)
     return checks
 
 

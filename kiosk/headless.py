@@ -2,10 +2,13 @@
 
 Scans come from the configured scanners, or standard input when none is configured.
 Every result, replays included, is printed and flushed at once; log messages and scanner
-state changes go to stderr. It ends with status 0 at end of input or on SIGTERM/SIGINT,
-after finishing the scans already read (``--drain`` waits for the outbox only at end of
-input). Status 2: the kiosk cannot start (config, journal, token); status 3: the journal
-stopped taking writes while running, so scans are no longer accepted.
+state changes go to stderr. It ends with status 0 at end of input, after finishing every
+scan read (``--drain`` then waits for the outbox), or on SIGTERM/SIGINT, after giving the
+scans already read ``STOP_GRACE_S`` to finish: a request still in flight then is cancelled
+and journaled as unknown (queued to be sent again, or parked per ``on_unknown``), and
+scans not yet processed stay in the journal for the next start. Status 2: the kiosk cannot
+start (config, journal, token); status 3: the journal stopped taking writes while running,
+so scans are no longer accepted.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ EXIT_STARTUP = 2
 EXIT_JOURNAL = 3
 JOURNAL_CHECK_S = 0.5
 """How often an idle kiosk checks whether the sender found the journal down."""
+STOP_GRACE_S = 2.0
+"""After SIGTERM/SIGINT, how long the scans already read may take before the kiosk stops."""
 
 
 async def run_headless(config: Config, *, stdin: BinaryIO | None = None, stdout: TextIO | None = None,
@@ -72,9 +77,15 @@ async def run_headless(config: Config, *, stdin: BinaryIO | None = None, stdout:
 
     inbox = ScanInbox(service, on_event=on_event, on_refused=on_refused)
     inbox.attach()
+    signalled = asyncio.Event()
+
+    def on_signal() -> None:
+        signalled.set()
+        stopping.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
         try:
-            loop.add_signal_handler(sig, stopping.set)
+            loop.add_signal_handler(sig, on_signal)
         except (NotImplementedError, RuntimeError):
             pass
 
@@ -94,7 +105,7 @@ async def run_headless(config: Config, *, stdin: BinaryIO | None = None, stdout:
     while live and not stopping.is_set() and not service.journal_error:
         try:
             await asyncio.wait_for(stopping.wait(), JOURNAL_CHECK_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
     for scanner in scanners:
         scanner.stop()
@@ -103,14 +114,18 @@ async def run_headless(config: Config, *, stdin: BinaryIO | None = None, stdout:
     await asyncio.sleep(0)
     await asyncio.sleep(0)
     if not service.journal_error:
-        await inbox.idle()
+        await _finish(inbox, signalled)
     status = EXIT_JOURNAL if service.journal_error else 0
     if service.journal_error and not journal_down:
         _journal_down(service.journal_error, err)
-    if status == 0 and drain_s > 0 and not _signalled(stopping, live):
-        await _drain(service, drain_s)
+    if status == 0 and drain_s > 0 and not signalled.is_set():
+        await _drain(service, drain_s, signalled)
     ticker.cancel()
     worker.cancel()
+    try:
+        await worker  # a request in flight is cancelled here and its row settled as unknown
+    except asyncio.CancelledError:
+        pass
     waiting = service.waiting()
     if waiting:
         print(f"kiosk: {waiting} scan(s) still waiting to be sent; they are kept in the journal "
@@ -119,9 +134,19 @@ async def run_headless(config: Config, *, stdin: BinaryIO | None = None, stdout:
     return status
 
 
-def _signalled(stopping: asyncio.Event, live: set[str]) -> bool:
-    """True when a signal (not the end of input) stopped the kiosk."""
-    return stopping.is_set() and bool(live)
+async def _finish(inbox: ScanInbox, signalled: asyncio.Event) -> None:
+    """Until every scan read is processed; once a signal came, for ``STOP_GRACE_S`` at most."""
+    idle = asyncio.ensure_future(inbox.idle())
+    signal_came = asyncio.ensure_future(signalled.wait())
+    try:
+        await asyncio.wait({idle, signal_came}, return_when=asyncio.FIRST_COMPLETED)
+        if not idle.done():
+            await asyncio.wait_for(asyncio.shield(idle), STOP_GRACE_S)
+    except TimeoutError:
+        log.warning("stopping with a scan still being processed: it is kept in the journal")
+    finally:
+        idle.cancel()
+        signal_came.cancel()
 
 
 def _journal_down(error: object, err: TextIO) -> None:
@@ -150,9 +175,10 @@ async def _tick(service: Any) -> None:
         service.tick()
 
 
-async def _drain(service: Any, limit_s: float) -> None:
+async def _drain(service: Any, limit_s: float, signalled: asyncio.Event) -> None:
     deadline = time.monotonic() + limit_s
-    while service.waiting() and time.monotonic() < deadline and not service.journal_error:
+    while (service.waiting() and time.monotonic() < deadline and not service.journal_error
+           and not signalled.is_set()):
         for lane in service.lanes.values():
             lane.wake()
         await asyncio.sleep(0.05)

@@ -39,6 +39,9 @@ class Lane:
         self.last_latency_ms: float | None = None
         self.waiting = 0
         """Scans of this backend in the outbox (pending, queued, or a replay in flight)."""
+        self.send_now = False
+        """A lead asked to send queued scans now: each row's own retry time is ignored until
+        the next failure."""
         self._wake = asyncio.Event()
 
     # --- the sender's wake-up ------------------------------------------------------
@@ -70,12 +73,22 @@ class Lane:
                         self.name, delay, self.retry_after_max_s)
             delay = self.retry_after_max_s
         self.failures += 1
+        self.send_now = False
         self.blocked_until = self.clock() + delay
         self.last_error = error
         return delay
 
     def unblock(self) -> None:
-        """Send queued scans now: forget the back-off and wake the sender (a lead's action)."""
+        """Send queued scans now: forget the back-off and every row's retry time, and wake the
+        sender (a lead's action)."""
         self.blocked_until = 0.0
         self.failures = 0
+        self.send_now = True
         self.wake()
+
+    def row_wait(self, next_attempt_at: float | None, wall_now: float) -> float:
+        """Seconds before a row may go again: its journaled retry time, none after a lead's
+        "send now"."""
+        if self.send_now or next_attempt_at is None:
+            return 0.0
+        return next_attempt_at - wall_now

@@ -5,8 +5,9 @@ and the request budget, and hands it to the ``deliver`` callback (the station se
 replay). Back-off is exponential with jitter; the lane caps the server's ``Retry-After``.
 While a request of its lane is in flight it waits, so there is never more than one request
 per backend and a row the live path has in flight is never sent twice at once. ``stop()``
-lets a request in flight finish (its outcome is journaled) rather than leave a row whose
-fate is unknown. It imports no caller: the service passes in what it needs.
+gives a request in flight ``STOP_GRACE_S`` to finish, then cancels it (the service journals
+its row as unknown: queued or parked), so stopping never waits for a slow vendor. It
+imports no caller: the service passes in what it needs.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 60.0
 IDLE_POLL_S = 5.0
 STOP_GRACE_S = 1.0
-"""``stop()`` waits up to the backend's timeout plus this for a request in flight."""
+"""``stop()`` waits up to this long for a request in flight before cancelling it."""
 
 HeadRow = Callable[[str], "ScanRow | None"]
 Deliver = Callable[[ScanRow], Awaitable[None]]
@@ -57,7 +58,7 @@ class Sender:
         self.lane.wake()
         if self._task:
             if self._sending:
-                await asyncio.wait({self._task}, timeout=self.lane.timeout_s + STOP_GRACE_S)
+                await asyncio.wait({self._task}, timeout=min(self.lane.timeout_s, STOP_GRACE_S))
             self._task.cancel()
             try:
                 await self._task
@@ -84,7 +85,7 @@ class Sender:
                 continue
             lane.waiting = max(lane.waiting, 1)
             now = lane.clock()
-            wait = max(lane.blocked_until - now, (row.next_attempt_at or 0) - self._wall(),
+            wait = max(lane.blocked_until - now, lane.row_wait(row.next_attempt_at, self._wall()),
                        lane.bucket.wait_time(now))
             if wait > 0:
                 await lane.sleep_or_wake(wait)

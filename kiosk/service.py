@@ -95,10 +95,12 @@ class StationService:
         """The scan ``process`` is handling, once its row is written."""
         self.lanes = {name: Lane(name, connectors[name], per_minute=b.max_requests_per_minute,
                                  timeout_s=b.timeout_s, clock=clock,
-                                 retry_after_max_s=getattr(b, "retry_after_max_s", 900.0))
+                                 retry_after_max_s=b.retry_after_max_s)
                       for name, b in config.backends.items()}
+        self._stopping = False
+        """Set when the kiosk stops (or a request was cancelled for it): senders send nothing new."""
         self.senders = {name: Sender(lane, head=self._head, deliver=self.replay, wall=wall,
-                                     halted=lambda: self.journal_error is not None)
+                                     halted=lambda: self.journal_error is not None or self._stopping)
                         for name, lane in self.lanes.items()}
 
     @property
@@ -114,9 +116,12 @@ class StationService:
 
     async def start(self) -> None:
         """Settle scans a crash left in flight, count the outbox, start one sender per lane."""
+        wall = self.wall()
         for row in self._read(lambda: self.journal.outbox()):
             if row.status == "sending":
                 self._settle_interrupted(row)
+            elif row.next_attempt_at is not None and row.backend in self.lanes:
+                self._cap_retry_time(row, wall)
         counts = self._read(self.journal.outbox_counts)
         for name, lane in self.lanes.items():
             lane.waiting = counts.get(name, 0)
@@ -141,17 +146,49 @@ class StationService:
                 log.warning("pruning the journal failed: %s", exc)
             await asyncio.sleep(PRUNE_EVERY_S)
 
-    def _settle_interrupted(self, row: ScanRow) -> None:
+    def _cap_retry_time(self, row: ScanRow, wall: float) -> None:
+        """A retry time journaled beyond the backend's ``retry_after_max_s`` (by a kiosk before
+        the cap, or with a larger cap) is brought back to it: no restart keeps a scan for years."""
+        limit = wall + self.lanes[row.backend].retry_after_max_s
+        if row.next_attempt_at is not None and row.next_attempt_at > limit:
+            log.warning("scan %s was to wait %.0f s more; waiting %.0f s (retry_after_max_s) instead",
+                        row.id, row.next_attempt_at - wall, limit - wall)
+            self._write(row.id, next_attempt_at=limit)
+
+    def _settle_interrupted(self, row: ScanRow) -> bool:
+        """A row whose request the kiosk stopped in flight: unknown whether the vendor has it.
+        Parked for a lead, or queued to be sent again; True when it was queued."""
         profile = self._profile_for(row)
         # A reject profile never queues: its operator was never told, so a lead must decide.
         if self._parks_unknown(profile, row.backend) or profile.offline == "reject":
             self._write(row.id, status="parked", outcome=Outcome.PARKED, title=self._unknown_title(profile),
                         details=("The kiosk stopped while this scan was being sent.",
                                  "Check it in the vendor system, then retry or dismiss."))
-        else:
-            self._write(row.id, status="queued", outcome=Outcome.QUEUED)
+            return False
+        self._write(row.id, status="queued", outcome=Outcome.QUEUED, title=self._unknown_title(profile),
+                    details=("The kiosk stopped while this scan was being sent; it is sent again.",))
+        return True
+
+    def _stopped_in_flight(self, row_id: int, send: Send, *, from_sender: bool) -> None:
+        """The request of ``row_id`` was cancelled (the kiosk is stopping): settle the row as
+        unknown now rather than leave it ``sending`` for the next start to find. Only a
+        stopping kiosk cancels a request, so the senders stop sending too."""
+        self._stopping = True
+        lane = self.lanes[send.backend]
+        try:
+            row = self._read(lambda: self.journal.get(row_id))
+            if row is None:
+                return
+            queued = self._settle_interrupted(row)
+        except JournalDown:
+            return  # it stays "sending": the next start settles it the same way
+        if queued and not from_sender:
+            lane.waiting += 1
+        elif not queued and from_sender:
+            self._leave_outbox(lane, from_sender)
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             await asyncio.gather(self._housekeeping, return_exceptions=True)
@@ -454,6 +491,9 @@ class StationService:
         lane.in_flight = True
         try:
             answer = await self._perform(lane, request)
+        except asyncio.CancelledError:
+            self._stopped_in_flight(row_id, send, from_sender=False)
+            raise
         finally:
             lane.in_flight = False
             lane.wake()
@@ -536,8 +576,10 @@ class StationService:
             lane.wake()
             if from_sender:
                 return None  # still waiting: nothing new to report
-            return self._queued_result(scan, row_id, send, (f"{lane.waiting} waiting", title),
-                                       latency_ms=latency_ms, http_status=status_code)
+            # An unknown outcome says so: the vendor may have it, and it is sent again.
+            shown = (f"{lane.waiting} waiting", title) + (
+                (f"{self._unknown_title(profile)}: it is sent again",) if unknown else ())
+            return self._queued_result(scan, row_id, send, shown, latency_ms=latency_ms, http_status=status_code)
         self._leave_outbox(lane, from_sender)
         if from_sender:
             self._write(row_id, status="parked", outcome=Outcome.PARKED, title=title, details=details,
@@ -587,7 +629,11 @@ class StationService:
                     request.identifier, row.operator, row.profile, action=request.action,
                     fields=tuple(DisplayField(f["key"], f["label"], f["value"]) for f in row.fields))
         self._write(row.id, status="sending", attempts=row.attempts + 1)
-        answer = await self._perform(lane, request)
+        try:
+            answer = await self._perform(lane, request)
+        except asyncio.CancelledError:
+            self._stopped_in_flight(row.id, send, from_sender=True)
+            raise
         result = self._settle(row.id, send.scan, send, request, answer, attempts=row.attempts + 1,
                               origin="sender", latency_ms=None)
         if result is not None:
@@ -603,14 +649,18 @@ class StationService:
 
     def _combined(self, row: ScanRow, lane: Lane) -> bool:
         """For a "latest wins" action (a cumulative counter): when a later request of the same
-        station waits behind ``row``, ``row`` needs no sending; it is settled as sent with it."""
-        later = [r for r in self._read(lambda: self.journal.outbox(row.backend))
-                 if r.id > row.id and r.station == row.station and r.action == row.action]
-        if not later:
+        station waits behind ``row``, ``row`` and every other request of that station before the
+        latest need no sending; they are settled as sent with it, all at once, so a long queue
+        costs one request and one turn of the budget, not one per scan."""
+        same = [r for r in self._read(lambda: self.journal.outbox(row.backend))
+                if r.id >= row.id and r.station == row.station and r.action == row.action]
+        if len(same) < 2:
             return False
-        self._write(row.id, status="done", outcome=Outcome.OK, title="Sent with a later scan",
-                    details=(f"Combined into scan {later[-1].id}, which carries the running total.",))
-        lane.waiting = max(0, lane.waiting - 1)
+        latest = same[-1]
+        for earlier in same[:-1]:
+            self._write(earlier.id, status="done", outcome=Outcome.OK, title="Sent with a later scan",
+                        details=(f"Combined into scan {latest.id}, which carries the running total.",))
+        lane.waiting = max(0, lane.waiting - (len(same) - 1))
         return True
 
     async def _perform(self, lane: Lane, request: Request) -> Answer:

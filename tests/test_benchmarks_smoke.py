@@ -100,6 +100,15 @@ def test_quick_run_reports_every_benchmark(tmp_path: Path) -> None:
     assert number(drain["measured_s"]) and number(drain["theoretical_min_s"])
     assert drain["ok"] == drain["scans"] and drain["in_order"]
 
+    prodsmart = results["prodsmart"]
+    assert number(prodsmart["baseline_requests_per_s"])
+    for key in ("at_limit", "unlimited"):
+        burst = prodsmart[key]
+        assert number(burst["scans_per_s"]) and number(burst["ratio"])
+        assert burst["final_count"] == burst["scans"] and burst["strictly_increasing"]
+        assert burst["not_accepted"] == 0
+    assert prodsmart["at_limit"]["counter_requests"] < prodsmart["scans"]
+
     targets = report["targets"]
     assert targets and all(t["met"] in ("met", "MISSED", "—") for t in targets)
     assert any("durable scans/s" in t["target"] for t in targets)

@@ -225,6 +225,7 @@ def test_doctor_reads_a_relative_token_file_next_to_the_config_and_names_a_missi
     assert hint.startswith(f"what to do: put the API token on the first line of {token_path}")
     token_path.parent.mkdir()
     token_path.write_text(GOOD_TOKEN + "\n", encoding="utf-8")
+    token_path.chmod(0o600)  # a token file others can read is a FAIL of its own
     found = kiosk("doctor", "--config", str(config), cwd=elsewhere)
     assert found.returncode == 0, found.stdout
 

@@ -21,9 +21,12 @@ def test_core_imports_no_textual(module):
     assert "textual" not in loaded_modules(module)
 
 
-def test_connectors_know_nothing_of_station_logic_or_journal():
-    modules = loaded_modules("kiosk.connectors.jobtrack")
+@pytest.mark.parametrize("module", ["kiosk.connectors.jobtrack", "kiosk.connectors.movilitas",
+                                    "kiosk.connectors.scantrust"])
+def test_connectors_know_nothing_of_station_logic_or_journal(module):
+    modules = loaded_modules(module)
     assert not {m for m in modules if m.startswith(("kiosk.station", "kiosk.journal", "kiosk.service"))}
+    assert "textual" not in modules
 
 
 def test_station_logic_does_no_io():

@@ -442,7 +442,7 @@ def test_run_simulator_refuses_bad_input_with_one_line(tmp_path: Path, capsys: p
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         cases = [
-            (("nosuch", 0, None), "no simulator for vendor 'nosuch' (known: jobtrack, "),
+            (("acme", 0, None), "no simulator for vendor 'acme' (known: jobtrack, "),
             (("jobtrack", 0, bad), f"{bad}: stations[0].who: unknown key"),
             (("jobtrack", 0, tmp_path / "missing.toml"), "simulator data file not found"),
             (("jobtrack", busy.getsockname()[1], None), f"port {busy.getsockname()[1]} is already in use"),

@@ -109,7 +109,7 @@ def test_release_moves_pending_release_to_in_progress_and_records_the_serials(si
     [event] = http.get(url + "/__sim__/events").json()
     assert event | {"released_at": ""} == {"order_id": "Order143", "status_before": "Pending release",
                                            "status": "In progress", "serials": serials, "released_at": ""}
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", event["released_at"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", event["released_at"])
     assert refusal(release(url)) == (409, "Packaging order Order143 is in status: In progress", None)
 
 

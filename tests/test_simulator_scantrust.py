@@ -129,7 +129,7 @@ def test_confirm_answers_the_work_order_in_the_document_shape(sim: tuple[Scantru
     assert body["external_id"] == "tk_001"
     assert (body["state"], body["codegen_status"], body["is_ready_to_print"]) == ("completed", CODEGEN_DONE, True)
     assert body["codegen_file"] == "/media/workorders/4977/codes.zip"
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["date_codes_completed"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", body["date_codes_completed"])
     assert body["company"] == {"id": 339, "name": "Acme Brands"}
     assert body["printing_partner"] == {"id": 346, "name": "Print Partner Ltd"}
     assert show(url, 4977).json() == body

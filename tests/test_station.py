@@ -57,6 +57,14 @@ def test_classification_order(text, kind, command):
     assert (c.kind, c.command) == (kind, command)
 
 
+def test_a_command_carries_what_follows_its_word_as_scanned():
+    station = Station(make_config())
+    assert (station.classify("CMD:notify:Jam: line 3").command, station.classify("CMD:notify:Jam: line 3").argument) \
+        == ("NOTIFY", "Jam: line 3")
+    assert station.classify("CMD:ACTIVATE").argument is None
+    assert station.classify("CMD:NOTIFY:").argument == ""
+
+
 def test_without_job_patterns_everything_else_is_a_job():
     station = Station(make_config(job_patterns=None))
     assert station.classify("anything at all").kind is Kind.JOB

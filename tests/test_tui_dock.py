@@ -97,3 +97,17 @@ async def test_cancel_asks_first(dock_url: str, tmp_path: Path, size: tuple[int,
         await scan(app, pilot, "CMD:CANCEL")
         assert app.results[-1].title == "Loading LD-1001 dropped"
         assert "1 unit not sent." in screen_text(app)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_station_bar_keeps_the_draft_after_a_refusal_is_acknowledged(
+        dock_url: str, tmp_path: Path, size: tuple[int, int]) -> None:
+    async with dock_app(tmp_path, dock_url, size) as (app, pilot):
+        await scan(app, pilot, "LD-1002", "CMD:QTY:5", GTIN_PALLET, "CMD:SUBMIT")
+        await until(pilot, lambda: app.attention is not None)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.attention is None)
+        await pilot.pause()
+        bar = " ".join(strip.text for strip in app.screen_stack[0].query_one("#station").render_lines(
+            app.screen_stack[0].query_one("#station").region.reset_offset))
+        assert "LD-1002" in bar, bar

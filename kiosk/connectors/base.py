@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import abc
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Mapping, Protocol, Union
+from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -31,27 +33,61 @@ Combine = Literal["none", "latest"]
 class BackendConfig(BaseModel):
     """The keys every backend has; each vendor's model subclasses it with its own keys."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     vendor: str
     """Which connector serves this backend (``kiosk doctor`` lists the installed ones)."""
     base_url: str
-    timeout_s: float = Field(5.0, gt=0, le=300)
+    """http:// or https:// address of the vendor's API. A ``user:password@`` in it is sent as a
+    Basic ``Authorization`` header and never shown or logged (see ``display_url``)."""
+    timeout_s: float = Field(default=5.0, gt=0, le=300)
     """Bounds each whole request, from connect to the last byte of the answer."""
-    max_requests_per_minute: float | None = Field(None, gt=0)
+    max_requests_per_minute: float | None = Field(default=None, gt=0)
     """Request budget shared by live scans and the replay sender; none means unlimited."""
+    retry_after_max_s: float = Field(default=900.0, ge=0, le=86400)
+    """A server's ``Retry-After`` (or back-off) holds this backend's outbox at most this long."""
 
     @field_validator("base_url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError("must start with http:// or https:// followed by a host")
-        return value.rstrip("/")
+        return check_base_url(value)
 
     @property
     def display_url(self) -> str:
         """``base_url`` without any user:password part: the only form that is shown or logged."""
-        return re.sub(r"^(https?://)[^/@]*@", r"\1", self.base_url)
+        return redact_url(self.base_url)
+
+
+def check_base_url(value: str) -> str:
+    """``value`` without a trailing slash, or ``ValueError`` saying what makes it unusable."""
+    if any(ord(ch) <= 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in value):
+        raise ValueError("must not contain spaces or control characters")
+    if not re.match(r"^https?://", value, re.IGNORECASE):
+        raise ValueError("must start with http:// or https:// followed by a host")
+    try:
+        url = urlsplit(value)
+        host, port = url.hostname, url.port
+    except ValueError as exc:
+        authority = value.split("/")[2]
+        if "[" in authority and "]" not in authority:
+            raise ValueError("is not a valid URL ('[' of an IPv6 address without its ']')") from None
+        if "port" in str(exc).lower():
+            raise ValueError(f"has port {authority.rpartition(':')[2]!r}, which is not a number "
+                             "from 1 to 65535") from None
+        raise ValueError(f"is not a valid URL ({exc})") from None
+    if not host:
+        raise ValueError("must start with http:// or https:// followed by a host")
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"has port {port}, which is not a number from 1 to 65535")
+    return value.rstrip("/")
+
+
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)@")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any ``user:password@`` shown as ``***@``; works on URLs that do not parse."""
+    return _USERINFO.sub(r"\1***@", url, count=1)
 
 
 State = Mapping[str, Any]
@@ -220,7 +256,7 @@ class BadAnswer:
         return self.http_status is not None and (self.http_status >= 500 or self.http_status == 429)
 
 
-Answer = Union[Accepted, Rejected, Unreachable, BadAnswer]
+Answer = Accepted | Rejected | Unreachable | BadAnswer
 
 
 ProbeProblem = Literal["", "unreachable", "token", "base_url", "station", "server", "answer"]

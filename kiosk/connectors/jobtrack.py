@@ -1,7 +1,10 @@
 """Connector for the Rx-Universe "Perform Job Track Checkin" API (vendor "jobtrack").
 
 ``POST {base_url}/api/v2/job_track/stations/{code}`` with a JSON body; one shared
-``httpx.AsyncClient`` (keep-alive) per connector, timeout ``backend.timeout_s``.
+``httpx.AsyncClient`` (keep-alive) per connector. Every request is one bounded
+``kiosk.connectors.http.exchange``: ``timeout_s`` bounds it from connect to the last byte,
+the answer is read up to 1 MiB (after decompression), and each value shown or journaled is
+cut to 200 characters (at most 10 detail lines).
 
 Assumptions where ../shared/vendor-docs/jobtrack-checkin.txt is silent or contradicts itself:
 - Request body: JSON ``{order_field: identifier, operator_field: operator}`` (defaults
@@ -10,7 +13,14 @@ Assumptions where ../shared/vendor-docs/jobtrack-checkin.txt is silent or contra
 - Authentication is not described: header ``backend.auth_header`` carrying
   ``"{auth_scheme} {token}"`` (the bare token when the scheme is empty); no header when the
   backend names no token source. The token comes from the environment variable
-  ``token_env`` or the first line of ``token_file`` (a path the caller already resolved).
+  ``token_env`` or the first line of ``token_file`` (a regular file of at most 64 KiB; a
+  file other users can read is used, with a warning). A ``user:password@`` in ``base_url``
+  is sent as a Basic ``Authorization`` header, never as part of the URL (which httpx logs).
+- Success: a 2xx JSON object is a check-in record when it names the order (a non-empty
+  ``orderNumber``, ``trayNumber`` or ``poNumber``). Any other 2xx (``{}``, ``[1,2]``,
+  ``null``, 204, not JSON, invalid UTF-8, nested too deep, over 1 MiB) is
+  ``BadAnswer(unknown=True)``: the server may well have checked the job in, so the kiosk
+  resends or parks it (``on_unknown``) and never shows a final "not checked in".
 - Refusals: the document gives both 400 and 404 for some errors, so a 400 or 404 whose body
   is ``{"error": str, "details": [str, ...] | str}`` is a ``Rejected`` either way.
 - ``statusDateTime`` is ISO 8601 with ``Z`` or an offset and any number of fractional digits;
@@ -30,31 +40,63 @@ The token is never logged, never part of an exception message and not in ``repr(
 from __future__ import annotations
 
 import email.utils
-import json
+import logging
 import os
 import re
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Literal
 from urllib.parse import quote
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal, Mapping
-
 import httpx
-from pydantic import model_validator
+from pydantic import Field, field_validator, model_validator
 
 from devices.text import visible
-from kiosk.connectors.base import (Accepted, ActionSpec, Answer, BackendConfig, BadAnswer, ConnectorError,
-                                   ConnectorPlugin, DisplayField, Probe, ProbeProblem, Rejected, Request,
-                                   Unreachable)
+from kiosk.connectors.base import (
+    Accepted,
+    ActionSpec,
+    Answer,
+    BackendConfig,
+    BadAnswer,
+    ConnectorError,
+    ConnectorPlugin,
+    DisplayField,
+    Probe,
+    ProbeProblem,
+    Rejected,
+    Request,
+    Unreachable,
+)
+from kiosk.connectors.http import (
+    BadBody,
+    BoundedResponse,
+    DeadlineAfterSend,
+    DeadlineBeforeSend,
+    ExchangeError,
+    TransportFailed,
+    UnreadableJson,
+    cap_field,
+    exchange,
+    read_json,
+    split_credentials,
+)
+from kiosk.files import FileRefused, loose_permissions, read_small_file
+
+log = logging.getLogger(__name__)
 
 ENDPOINT = "/api/v2/job_track/stations/"
 EXCERPT_CHARS = 120
+MAX_DETAIL_LINES = 10
+TOKEN_FILE_MAX_BYTES = 64 * 1024
 SERVER = "the job-track server"
 STATION_NOT_FOUND = "Station not found"
 NOT_PERFORMED = "Checkin not performed"
+MAY = "the check-in may or may not have been recorded"
+_HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class JobTrackConfig(BackendConfig):
@@ -68,13 +110,48 @@ class JobTrackConfig(BackendConfig):
     auth_header: str = "Authorization"
     auth_scheme: str = "Bearer"
     """Put before the token in the auth header; empty for the bare token."""
-    order_field: str = "order"
-    operator_field: str = "operator"
+    order_field: str = Field(default="order", min_length=1)
+    operator_field: str = Field(default="operator", min_length=1)
+
+    @field_validator("token_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.fullmatch(value):
+            raise ValueError("must be the name of an environment variable (letters, digits and _, "
+                             "not starting with a digit); leave the key out to send no token")
+        return value
+
+    @field_validator("token_file")
+    @classmethod
+    def _token_path(cls, value: Path | None) -> Path | None:
+        if value is not None and ("\x00" in str(value) or str(value) in ("", ".")):
+            raise ValueError("must be the path of a file (no NUL characters)")
+        return value
+
+    @field_validator("auth_header")
+    @classmethod
+    def _header_name(cls, value: str) -> str:
+        if not _HTTP_TOKEN.fullmatch(value):
+            raise ValueError("must be an HTTP header name (letters, digits and !#$%&'*+.^_`|~-; "
+                             "no spaces, colons, CR or LF)")
+        return value
+
+    @field_validator("auth_scheme")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        if value and not _HTTP_TOKEN.fullmatch(value):
+            raise ValueError("must be one word such as Bearer or Token (no spaces, CR or LF), "
+                             "or empty for the bare token")
+        return value
 
     @model_validator(mode="after")
-    def _one_token_source(self) -> "JobTrackConfig":
+    def _one_token_source(self) -> JobTrackConfig:
         if self.token_env and self.token_file:
             raise ValueError("give token_env or token_file, not both")
+        if ((self.token_env or self.token_file) and self.auth_header.lower() == "authorization"
+                and split_credentials(self.base_url)[1] is not None):
+            raise ValueError("base_url carries user:password and the token goes in the Authorization header "
+                             "too: use one of them (or set auth_header for the token)")
         return self
 
 
@@ -132,7 +209,9 @@ def station_segment(code: str) -> str:
 def read_token(name: str, backend: JobTrackConfig) -> str | None:
     """The API token from ``token_env`` or ``token_file``; None when neither is configured.
 
-    Raises ``TokenUnavailable`` naming the key and the source (never the token) with advice."""
+    Raises ``TokenUnavailable`` naming the key and the source (never the token) with advice.
+    Only a regular file is read (a FIFO or device is refused, never opened for blocking
+    reads); a token file other users can read is used, with a warning in the log."""
     if backend.token_env:
         var = backend.token_env
         token = os.environ.get(var, "").strip()
@@ -147,13 +226,15 @@ def read_token(name: str, backend: JobTrackConfig) -> str | None:
         path = backend.token_file
         fix_file = f"put the API token on the first line of {path}, readable only by the kiosk user (chmod 600)"
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
+            lines = read_small_file(path, TOKEN_FILE_MAX_BYTES).decode("utf-8").splitlines()
         except FileNotFoundError:
             raise TokenUnavailable("token_file", f"token file {path} not found",
                                    f"{fix_file}, or correct backends.{name}.token_file") from None
         except PermissionError:
             raise TokenUnavailable("token_file", f"cannot read token file {path} (permission denied)",
                                    f"let the kiosk user read {path} (chown it to that user, chmod 600)") from None
+        except FileRefused as exc:
+            raise TokenUnavailable("token_file", f"token file {path} {exc}", fix_file) from None
         except (OSError, UnicodeDecodeError) as exc:
             reason = getattr(exc, "strerror", None) or "not UTF-8 text"
             raise TokenUnavailable("token_file", f"cannot read token file {path} ({reason})", fix_file) from None
@@ -161,6 +242,9 @@ def read_token(name: str, backend: JobTrackConfig) -> str | None:
         if not token:
             raise TokenUnavailable("token_file", f"token file {path} is empty (the first line must hold the token)",
                                    fix_file)
+        loose = loose_permissions(path)
+        if loose:
+            log.warning("backend %s: token file %s is not private (%s): run chmod 600 %s", name, path, loose, path)
         key, source = "token_file", f"token file {path}"
     else:
         return None
@@ -197,7 +281,7 @@ def parse_status_time(value: Any) -> datetime | None:
 
 def _zone(zone: str | None) -> timezone:
     if zone is None or zone in ("Z", "z"):
-        return timezone.utc
+        return UTC
     sign = -1 if zone[0] == "-" else 1
     digits = zone[1:].replace(":", "")
     offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
@@ -216,23 +300,32 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def _excerpt(response: httpx.Response) -> str:
-    """The start of the body as one safe line (control characters made visible)."""
-    head = response.content[: EXCERPT_CHARS * 4]
-    try:
-        text = head.decode(response.charset_encoding or "utf-8", errors="replace")
-    except LookupError:
-        text = head.decode("utf-8", errors="replace")
-    cut = len(text) > EXCERPT_CHARS or len(response.content) > len(head)
-    return visible(text[:EXCERPT_CHARS]) + ("…" if cut else "")
+def _excerpt(content: bytes, more: bool = False) -> str:
+    """The start of a body as one safe line (control characters made visible)."""
+    head = content[: EXCERPT_CHARS * 4]
+    text = head.decode("utf-8", errors="replace")
+    shown = visible(text[:EXCERPT_CHARS])[:EXCERPT_CHARS]  # a control character shows as a few
+    cut = more or len(text) > len(shown) or len(content) > len(head)
+    return shown + ("…" if cut else "")
 
 
 def _text(value: Any) -> str:
-    return "" if value is None else value if isinstance(value, str) else str(value)
+    """A scalar vendor value as capped text; objects and lists are not shown."""
+    if value is None or isinstance(value, (dict, list)):
+        return ""
+    return cap_field(value if isinstance(value, str) else str(value))
+
+
+RECORD_KEYS = ("orderNumber", "trayNumber", "poNumber")
+"""A 2xx object naming none of these is not a check-in record (``200 {}`` is not one)."""
+
+
+def _is_record(data: Any) -> bool:
+    return isinstance(data, dict) and any(_text(data.get(key)) for key in RECORD_KEYS)
 
 
 def _accepted(data: dict[str, Any], status: int) -> CheckedIn:
@@ -256,79 +349,64 @@ def _rejected(data: Any, status: int) -> Rejected | None:
     if details is None:
         lines: tuple[str, ...] = ()
     elif isinstance(details, str):
-        lines = (details,)
+        lines = (_text(details),)
     elif isinstance(details, list):
-        lines = tuple(_text(item) for item in details)
+        lines = tuple(_text(item) for item in details[:MAX_DETAIL_LINES])
+        if len(details) > MAX_DETAIL_LINES:
+            lines += (f"… and {len(details) - MAX_DETAIL_LINES} more",)
     else:
         return None
-    return Rejected(title=data["error"], details=lines, http_status=status)
+    return Rejected(title=_text(data["error"]), details=lines, http_status=status)
 
 
-def _json(response: httpx.Response) -> tuple[bool, Any]:
+def _unreadable_2xx(data: Any, problem: str | None, status: int) -> str:
+    if problem is None:
+        what = "a JSON object that is not a check-in record" if isinstance(data, dict) else \
+            "JSON that is not a check-in record"
+    elif problem.startswith("not JSON"):
+        what = "no JSON at all" if status == 204 else "an answer that is not JSON"
+    else:
+        what = f"an answer it cannot read ({problem})"
+    return f"{SERVER.capitalize()} answered HTTP {status} with {what}"
+
+
+def interpret(answer: BoundedResponse) -> Answer:
+    """Turn a complete check-in answer into an ``Answer``."""
+    status = answer.status
+    problem: str | None = None
     try:
-        return True, json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
-        return False, None
-
-
-def interpret(response: httpx.Response) -> Answer:
-    """Turn a check-in answer into an Outcome."""
-    status = response.status_code
-    is_json, data = _json(response)
+        data = read_json(answer.content)
+    except UnreadableJson as exc:
+        data, problem = None, str(exc)
     if 200 <= status < 300:
-        if isinstance(data, dict):
+        if problem is None and _is_record(data):
             return _accepted(data, status)
-        if is_json:
-            return _bad(response, f"The job-track server answered HTTP {status} with JSON that is not a check-in record")
-        return _bad(response, f"The job-track server answered HTTP {status} but not with JSON")
-    if status in (400, 404) and is_json:
+        return _bad(answer.content, answer.headers, status, _unreadable_2xx(data, problem, status), unknown=True)
+    if status in (400, 404) and problem is None:
         rejected = _rejected(data, status)
         if rejected is not None:
             return rejected
-    return _bad(response, f"The job-track server answered HTTP {status} {response.reason_phrase}".rstrip())
+    return _bad(answer.content, answer.headers, status, _status_words(status, answer.reason))
 
 
-def _bad(response: httpx.Response, message: str) -> BadAnswer:
-    excerpt = _excerpt(response)
+def _status_words(status: int, reason: str) -> str:
+    return f"The job-track server answered HTTP {status} {visible(cap_field(reason, 60))}".rstrip()
+
+
+def _bad(content: bytes, headers: httpx.Headers, status: int, message: str, *, unknown: bool = False,
+         more: bool = False) -> BadAnswer:
+    excerpt = _excerpt(content, more)
+    message = f"{message}: {excerpt}" if excerpt else f"{message} (empty body)"
     return BadAnswer(
-        message=f"{message}: {excerpt}" if excerpt else f"{message} (empty body)",
-        http_status=response.status_code,
+        message=f"{message}; {MAY}" if unknown else message,
+        http_status=status,
         excerpt=excerpt,
-        retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
+        retry_after_s=parse_retry_after(headers.get("Retry-After")),
+        unknown=unknown,
     )
 
 
 # --- the connector -------------------------------------------------------------------------
-
-
-_REASONS = (
-    ("refused", "connection refused"),
-    ("name or service not known", "host name not found"),
-    ("nodename nor servname", "host name not found"),
-    ("name resolution", "host name not found"),
-    ("network is unreachable", "network unreachable"),
-    ("no route to host", "no route to host"),
-    ("certificate", "TLS certificate problem"),
-    ("ssl", "TLS problem"),
-    ("reset", "connection reset"),
-)
-
-
-def _connect_reason(exc: BaseException) -> str:
-    """Plain words for a network failure, from the exception or what caused it (anyio wraps)."""
-    chain: list[BaseException] = []
-    cause: BaseException | None = exc
-    while cause is not None and len(chain) < 8:
-        chain.append(cause)
-        cause = cause.__cause__ or cause.__context__
-    for link in chain:
-        if isinstance(link, ConnectionRefusedError):
-            return "connection refused"
-    text = " ".join(str(link).lower() for link in chain)
-    for needle, reason in _REASONS:
-        if needle in text:
-            return reason
-    return "network error"
 
 
 class JobTrackConnector:
@@ -345,10 +423,15 @@ class JobTrackConnector:
         self._where = self.base_url
         token = read_token(name, backend)
         self._has_token = token is not None
+        url, basic = split_credentials(backend.base_url)
         headers = {"Accept": "application/json", "User-Agent": "kiosk-jobtrack"}
+        if basic is not None:
+            headers["Authorization"] = basic
         if token is not None:
             headers[backend.auth_header] = f"{backend.auth_scheme} {token}" if backend.auth_scheme else token
-        self._base = httpx.URL(backend.base_url)
+        self._base = httpx.URL(url)
+        self._urls: dict[str, httpx.URL] = {}
+        """Built check-in URLs by station (building one parses the URL again)."""
         self._client = httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(backend.timeout_s),
                                          transport=transport)
 
@@ -357,7 +440,16 @@ class JobTrackConnector:
 
     def station_url(self, station: str) -> httpx.URL:
         """The check-in URL with the station as one encoded segment, sent exactly as built."""
-        raw_path = self._base.raw_path.split(b"?", 1)[0].rstrip(b"/") + ENDPOINT.encode() + station_segment(station).encode()
+        url = self._urls.get(station)
+        if url is None:
+            url = self._build_url(station)
+            if len(self._urls) < 64:  # a station has a handful of codes; never grow without bound
+                self._urls[station] = url
+        return url
+
+    def _build_url(self, station: str) -> httpx.URL:
+        prefix = self._base.raw_path.split(b"?", 1)[0].rstrip(b"/")
+        raw_path = prefix + ENDPOINT.encode() + station_segment(station).encode()
         # Giving raw_path keeps httpx from normalising or re-encoding the segment.
         return self._base.copy_with(raw_path=raw_path, query=None, fragment=None)
 
@@ -367,15 +459,22 @@ class JobTrackConnector:
         return await self.check_in(request.station, request.identifier, request.operator)
 
     async def check_in(self, station: str, identifier: str, operator: str | None = None) -> Answer:
-        url = self.station_url(station)
         body = {self.backend.order_field: identifier}
         if operator:
             body[self.backend.operator_field] = operator
+        request = self._client.build_request("POST", self.station_url(station), json=body)
         try:
-            response = await self._client.post(url, json=body)
-        except httpx.TransportError as exc:
+            answer = await exchange(self._client, request, deadline_s=self.backend.timeout_s)
+        except BadBody as exc:
+            if 200 <= exc.status < 300:
+                message = f"{SERVER.capitalize()} answered HTTP {exc.status} with an answer it cannot read " \
+                          f"({exc.message})"
+                return _bad(exc.head, exc.headers, exc.status, message, unknown=True, more=True)
+            return _bad(exc.head, exc.headers, exc.status, f"{_status_words(exc.status, exc.reason)} ({exc.message})",
+                        more=True)
+        except ExchangeError as exc:
             return self._unreachable(exc)
-        return interpret(response)
+        return interpret(answer)
 
     async def probe(self, station: str | None = None) -> Probe:
         """Prove the base URL, the token and ``station`` with a check-in that checks nothing in.
@@ -385,7 +484,7 @@ class JobTrackConnector:
         "Station not found" for an unknown station): that refusal proves the base URL and the
         token. 401/403 means the token was refused; a 404 without the vendor's refusal body
         means there is no check-in API under base_url. Without a station only whether the
-        server answers at all is checked (GET base_url).
+        server answers at all is checked (GET base_url). Bounded like every request.
         """
         started = time.perf_counter()
         extra = {"base_url": self._where}
@@ -395,19 +494,26 @@ class JobTrackConnector:
             url = self.station_url(station)
         except InvalidStationCode as exc:
             return Probe(ok=False, message=str(exc), extra=extra, problem="station")
+        request = self._client.build_request("POST", url, json={self.backend.order_field: ""})
         try:
-            response = await self._client.post(url, json={self.backend.order_field: ""})
-        except httpx.TransportError as exc:
+            answer = await exchange(self._client, request, deadline_s=self.backend.timeout_s)
+        except BadBody as exc:
+            answer = BoundedResponse(exc.status, exc.reason, exc.headers, exc.head)
+        except ExchangeError as exc:
             return Probe(ok=False, message=self._unreachable(exc).message, extra=extra, problem="unreachable")
         latency_ms = (time.perf_counter() - started) * 1000
-        problem, message = self._judge_probe(response, station, latency_ms)
-        return Probe(ok=not problem, message=message, http_status=response.status_code, latency_ms=latency_ms,
+        problem, message = self._judge_probe(answer, url, station, latency_ms)
+        return Probe(ok=not problem, message=message, http_status=answer.status, latency_ms=latency_ms,
                      extra=extra, problem=problem)
 
-    def _judge_probe(self, response: httpx.Response, station: str, latency_ms: float) -> tuple[ProbeProblem, str]:
-        status = response.status_code
-        answered = f"{self._where} answered HTTP {status} {response.reason_phrase}".rstrip()
-        is_json, data = _json(response)
+    def _judge_probe(self, answer: BoundedResponse, url: httpx.URL, station: str,
+                     latency_ms: float) -> tuple[ProbeProblem, str]:
+        status = answer.status
+        answered = f"{self._where} answered HTTP {status} {visible(cap_field(answer.reason, 60))}".rstrip()
+        try:
+            data, is_json = read_json(answer.content), True
+        except UnreadableJson:
+            data, is_json = None, False
         refusal = _rejected(data, status) if status in (400, 404) and is_json else None
         if status == 404 and refusal is not None and refusal.title != NOT_PERFORMED:
             refusal = None  # a 404 from the check-in API itself always says "Checkin not performed"
@@ -416,47 +522,51 @@ class JobTrackConnector:
             missing = "" if self._has_token else " (no token is configured for this backend)"
             return "token", f"token refused: {answered}{missing}"
         if refusal is not None and STATION_NOT_FOUND in refusal.details:
-            return "station", f'station {shown} not found: the server answered "{STATION_NOT_FOUND}" (base URL and token are right)'
+            return "station", (f'station {shown} not found: the server answered "{STATION_NOT_FOUND}" '
+                               "(base URL and token are right)")
         if refusal is not None:
             return "", (f"base URL and token accepted, station {shown} found "
                         f"(an empty check-in was refused as expected, {latency_ms:.0f} ms)")
+        excerpt = _excerpt(answer.content) or "(empty body)"
         if status == 404:
-            path = visible(response.request.url.raw_path.decode("ascii", "replace"))
+            path = visible(url.raw_path.decode("ascii", "replace"))
             return "base_url", f"wrong base_url: {answered} for the check-in path {path}"
         if status >= 500 or status == 429:
-            return "server", f"server problem: {answered}: {_excerpt(response) or '(empty body)'}"
-        return "answer", f"{answered}, not like the job-track check-in API: {_excerpt(response) or '(empty body)'}"
+            return "server", f"server problem: {answered}: {excerpt}"
+        return "answer", f"{answered}, not like the job-track check-in API: {excerpt}"
 
     async def _reachable(self, started: float, extra: dict[str, str]) -> Probe:
         try:
-            response = await self._client.get(self._base)
-        except httpx.TransportError as exc:
+            answer = await exchange(self._client, self._client.build_request("GET", self._base),
+                                    deadline_s=self.backend.timeout_s)
+            status = answer.status
+        except BadBody as exc:
+            status = exc.status
+        except ExchangeError as exc:
             return Probe(ok=False, message=self._unreachable(exc).message, extra=extra, problem="unreachable")
         latency_ms = (time.perf_counter() - started) * 1000
-        message = (f"{SERVER} at {self._where} answers (HTTP {response.status_code}, {latency_ms:.0f} ms); "
+        message = (f"{SERVER} at {self._where} answers (HTTP {status}, {latency_ms:.0f} ms); "
                    "no profile uses this backend, so the token and a station were not checked")
-        return Probe(ok=True, message=message, http_status=response.status_code, latency_ms=latency_ms, extra=extra)
+        return Probe(ok=True, message=message, http_status=status, latency_ms=latency_ms, extra=extra)
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    def _unreachable(self, exc: httpx.TransportError) -> Unreachable:
+    def _unreachable(self, exc: ExchangeError) -> Unreachable:
         seconds = f"{self.backend.timeout_s:g} s"
-        may = "the check-in may or may not have been recorded"
-        if isinstance(exc, httpx.ConnectTimeout):
-            return Unreachable(f"Cannot connect to {SERVER} at {self._where} (no answer within {seconds})", sent=False)
-        if isinstance(exc, httpx.PoolTimeout):
-            return Unreachable(f"Cannot connect to {SERVER} at {self._where} (too many requests waiting)", sent=False)
-        if isinstance(exc, httpx.ConnectError):
-            return Unreachable(f"Cannot connect to {SERVER} at {self._where} ({_connect_reason(exc)})", sent=False)
-        if isinstance(exc, httpx.ReadTimeout):
-            return Unreachable(f"The job-track server at {self._where} did not answer within {seconds}; {may}", sent=True)
-        if isinstance(exc, httpx.WriteTimeout):
-            return Unreachable(f"Sending to {SERVER} at {self._where} took longer than {seconds}; {may}", sent=True)
-        if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
-            return Unreachable(f"The job-track server at {self._where} closed the connection without answering; {may}", sent=True)
-        # Anything else (write error, proxy, protocol): it may have reached the server.
-        return Unreachable(f"The connection to {SERVER} at {self._where} failed ({_connect_reason(exc)}); {may}", sent=True)
+        if isinstance(exc, DeadlineBeforeSend):
+            return Unreachable(f"Cannot connect to {SERVER} at {self._where} (no connection within {seconds})",
+                               sent=False)
+        if isinstance(exc, DeadlineAfterSend):
+            return Unreachable(f"The job-track server at {self._where} did not answer within {seconds}; {MAY}",
+                               sent=True)
+        reason = exc.reason if isinstance(exc, TransportFailed) else exc.message
+        if not exc.sent:
+            return Unreachable(f"Cannot connect to {SERVER} at {self._where} ({reason})", sent=False)
+        if reason == "the server closed the connection without answering":
+            return Unreachable(f"The job-track server at {self._where} closed the connection without answering; {MAY}",
+                               sent=True)
+        return Unreachable(f"The connection to {SERVER} at {self._where} failed ({reason}); {MAY}", sent=True)
 
 
 def _build(name: str, config: JobTrackConfig, *, base_dir: Path | None = None,

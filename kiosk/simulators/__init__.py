@@ -28,6 +28,12 @@ def _movilitas(data: Path | None) -> SimApp:
     return MovilitasSim(load_sim_data(data) if data is not None else None)
 
 
+def _prodsmart(data: Path | None) -> SimApp:
+    from kiosk.simulators.prodsmart import ProdsmartSim, load_sim_data
+
+    return ProdsmartSim(load_sim_data(data) if data is not None else None)
+
+
 def _scantrust(data: Path | None) -> SimApp:
     from kiosk.simulators.scantrust import ScantrustSim, load_sim_data
 
@@ -42,6 +48,7 @@ def _loadings(data: Path | None) -> SimApp:
 
 _BUILDERS: dict[str, Callable[[Path | None], SimApp]] = {
     "jobtrack": _jobtrack,
+    "prodsmart": _prodsmart,
     "movilitas": _movilitas,
     "scantrust": _scantrust,
     "loadings": _loadings,
@@ -66,12 +73,12 @@ def run_simulator(vendor: str, port: int, data: Path | None = None) -> int:
     if not 0 <= port <= 65535:
         return _fail(f"port {port} is not a TCP port number (0-65535)")
 
-    from kiosk.simulators import common, jobtrack
+    from kiosk.simulators.common import SimDataError
     from kiosk.simulators.server import serve_cli
 
     try:
         app = build(data)
-    except (jobtrack.SimDataError, common.SimDataError) as exc:
+    except SimDataError as exc:
         return _fail(str(exc))
     try:
         return serve_cli(app, port)
@@ -81,3 +88,4 @@ def run_simulator(vendor: str, port: int, data: Path | None = None) -> int:
         if exc.errno == errno.EACCES:
             return _fail(f"port {port} needs more privileges (use a port above 1023)")
         return _fail(f"cannot listen on 127.0.0.1:{port} ({exc.strerror or exc})")
+

@@ -1,19 +1,25 @@
-"""What the Movilitas, Scantrust and Loadings simulators share: data files, faults, ``/__sim__/``.
+"""What every vendor simulator shares: data files, fault injection and the ``/__sim__/`` endpoints.
 
-``SimBase`` is an app for ``SimServer`` that owns the simulator contract, so each vendor
-module only writes its API (``_api``), its fault body (``_fault_body``) and how its data is
-reset (``_reset_data``). Every API call runs under one lock, so a vendor's rules read and
-change their data without further locking.
+Job-track, Prodsmart, Movilitas, Scantrust and Loadings all build on this one ``SimBase``.
+
+``SimBase`` is an app for ``SimServer`` that owns the simulator contract, so each vendor module
+only writes how its data is reset (``_reset_data``) and its API (``_api``). It records every
+API request, applies injected faults and runs ``_api`` under ``self._lock`` (re-entrant), so a
+vendor's rules read and change their data without further locking.
 
 Test and demo endpoints under ``/__sim__/`` (never subject to faults, never recorded):
-- ``GET /__sim__/events``: what the vendor recorded, oldest first; ``DELETE`` clears them.
+
+- ``GET /__sim__/events``: the accepted actions, oldest first; ``DELETE`` clears them.
 - ``GET /__sim__/requests``: every API request received (method, raw path, headers, body);
   ``DELETE`` clears them.
 - ``GET|POST|DELETE /__sim__/faults``: fault injection, see ``SimBase.set_faults``.
 - ``POST /__sim__/reset``: data, events, requests and faults back to the start.
 
-The same conventions as the job-track simulator (``kiosk.simulators.jobtrack``), which keeps
-its own copy for now.
+A vendor may add control endpoints (``_control_routes``), hide secrets in the recorded
+requests (``_request_record``) and give injected faults its own error body (``_fault_body``).
+
+``load_model(path, Model)`` reads a simulator data file (TOML) into a pydantic model and turns
+every problem into one ``SimDataError`` naming the file and the key.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -39,6 +46,8 @@ CONTROL_PREFIX = "/__sim__/"
 MAX_ID_TEXT = 200
 """The longest identifier an answer repeats back (order id, reference, path segment)."""
 
+Route = Callable[[], Answer]
+
 
 # --- data files ---------------------------------------------------------------------------
 
@@ -51,8 +60,11 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
 def format_errors(exc: ValidationError) -> str:
-    """Pydantic errors as ``key.path: problem; ...`` for one line of output."""
+    """Pydantic errors as ``key.path[0].name: problem`` parts joined with ``; ``."""
     lines = []
     for err in exc.errors(include_url=False):
         key = ""
@@ -68,9 +80,6 @@ def format_errors(exc: ValidationError) -> str:
     return "; ".join(lines)
 
 
-M = TypeVar("M", bound=BaseModel)
-
-
 def load_model(path: str | Path, model: type[M]) -> M:
     """Read a TOML data file into ``model``; raise ``SimDataError`` naming the file and key."""
     path = Path(path)
@@ -81,9 +90,12 @@ def load_model(path: str | Path, model: type[M]) -> M:
         raise SimDataError(f"{path}: {format_errors(exc)}") from None
 
 
-def now_stamp() -> str:
-    """The current UTC time as ``2016-01-25T16:27:33Z``."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def now_stamp(*, ms: bool = True) -> str:
+    """The wall-clock time in UTC as ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (``...SSZ`` with ``ms=False``)."""
+    now = datetime.now(UTC)
+    if not ms:
+        return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 def clip(text: str) -> str:
@@ -135,21 +147,36 @@ class _Faults:
         }
 
 
+def _parse_fault_request(request: Any) -> _FaultRequest:
+    if not isinstance(request, dict):
+        raise FaultError("fault request must be a JSON object")
+    try:
+        parsed = _FaultRequest.model_validate(request)
+    except ValidationError as exc:
+        raise FaultError(f"bad fault request: {format_errors(exc)}") from None
+    given = parsed.model_fields_set
+    if "count" in given and not given & {"status", "delay_s"}:
+        raise FaultError("bad fault request: count needs status or delay_s")
+    if not given & {"status", "delay_s", "down", "reset"}:
+        raise FaultError("bad fault request: give status, delay_s, down or reset")
+    if "retry_after" in given and parsed.status is None:
+        raise FaultError("bad fault request: retry_after needs status")
+    return parsed
+
+
 # --- the shared app -----------------------------------------------------------------------
 
 
 class SimBase:
     """A simulator app for ``SimServer``: ``/__sim__/`` endpoints, faults, events; thread-safe.
 
-    Subclasses set ``self._initial`` before calling ``super().__init__()`` and implement
-    ``_reset_data``, ``_api`` and ``_fault_body``; ``_api`` runs with ``self._lock`` held and
-    records what the vendor stored with ``self._record``.
+    Subclasses set what ``_reset_data`` needs before calling ``super().__init__()`` and
+    implement ``_reset_data`` and ``_api``; both run with ``self._lock`` held, and ``_api``
+    records accepted actions with ``self._record``.
     """
 
-    _initial: Any
-
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._stopping = threading.Event()
         self.reset()
 
@@ -158,11 +185,27 @@ class SimBase:
     def _reset_data(self) -> None:
         raise NotImplementedError
 
-    def _api(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+    def _api(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> Answer:
+        """Answer one API request: ``path`` is still percent-encoded, ``query`` is what follows ``?``."""
         raise NotImplementedError
 
+    # may override
+
     def _fault_body(self, status: int) -> Any:
-        raise NotImplementedError
+        """The JSON body of an injected ``status`` fault."""
+        return {"error": "Simulated fault", "details": [f"HTTP {status} injected by the simulator"]}
+
+    def _request_record(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+        """How one API request is kept for ``GET /__sim__/requests`` (override to hide secrets)."""
+        text = body.decode("utf-8", "replace")
+        return {"method": method, "raw_path": raw_path, "headers": dict(headers), "body": text}
+
+    def _control_routes(self, body: bytes) -> dict[tuple[str, str], Route]:
+        """The vendor's extra ``/__sim__/NAME`` endpoints as ``{(METHOD, NAME): route}``."""
+        return {}
+
+    def _record(self, event: dict[str, Any]) -> None:
+        self._events.append(event)
 
     # public state, also served under /__sim__/
 
@@ -189,7 +232,7 @@ class SimBase:
         """Arm faults from a JSON-like dict; return the new fault state.
 
         - ``{"status": 503, "count": 5, "retry_after": 2}``: the next ``count`` (default 1)
-          API requests answer that status with the vendor's error body and change nothing.
+          API requests answer that status with a JSON error body and change nothing.
         - ``{"delay_s": 3, "count": 1}``: the next ``count`` answers come late, after the
           request was carried out.
         - ``{"down": true}`` / ``{"down": false}``: API connections are closed without an
@@ -197,19 +240,7 @@ class SimBase:
         - ``{"reset": true}``: clear every fault first (may be combined with the others).
         Status and delay combine (a late error answer); ``down`` wins over both.
         """
-        if not isinstance(request, dict):
-            raise FaultError("fault request must be a JSON object")
-        try:
-            parsed = _FaultRequest.model_validate(request)
-        except ValidationError as exc:
-            raise FaultError(f"bad fault request: {format_errors(exc)}") from None
-        given = parsed.model_fields_set
-        if "count" in given and not given & {"status", "delay_s"}:
-            raise FaultError("bad fault request: count needs status or delay_s")
-        if not given & {"status", "delay_s", "down", "reset"}:
-            raise FaultError("bad fault request: give status, delay_s, down or reset")
-        if "retry_after" in given and parsed.status is None:
-            raise FaultError("bad fault request: retry_after needs status")
+        parsed = _parse_fault_request(request)
         with self._lock:
             if parsed.reset:
                 self._faults = _Faults()
@@ -232,23 +263,18 @@ class SimBase:
         """Wake answers still sleeping on a ``delay_s`` fault (called by ``SimServer.stop``)."""
         self._stopping.set()
 
-    def _record(self, event: dict[str, Any]) -> None:
-        self._events.append(event)
-
     # HTTP
 
     def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Answer | CloseConnection:
-        path = raw_path.split("?", 1)[0]
+        path, _, query = raw_path.partition("?")
         if path.startswith(CONTROL_PREFIX):
             return self._control(method, path, body)
         with self._lock:
-            self._requests.append(
-                {"method": method, "raw_path": raw_path, "headers": dict(headers), "body": body.decode("utf-8", "replace")}
-            )
+            self._requests.append(self._request_record(method, raw_path, headers, body))
             down, status_fault, delay = self._take_faults()
             if down:
                 return CLOSE_CONNECTION
-            answer = status_fault if status_fault is not None else self._api(method, path, headers, body)
+            answer = status_fault if status_fault is not None else self._api(method, path, query, headers, body)
         if delay:
             self._stopping.wait(delay)
         return answer
@@ -270,15 +296,16 @@ class SimBase:
 
     def _control(self, method: str, path: str, body: bytes) -> Answer:
         name = path[len(CONTROL_PREFIX):].rstrip("/")
-        routes = {
+        routes: dict[tuple[str, str], Route] = {
             ("GET", "events"): lambda: json_answer(200, self.events()),
-            ("DELETE", "events"): lambda: self._clear("_events"),
+            ("DELETE", "events"): lambda: self._clear(self._events),
             ("GET", "requests"): lambda: json_answer(200, self.requests()),
-            ("DELETE", "requests"): lambda: self._clear("_requests"),
+            ("DELETE", "requests"): lambda: self._clear(self._requests),
             ("GET", "faults"): lambda: json_answer(200, self.faults()),
             ("DELETE", "faults"): lambda: json_answer(200, self.clear_faults()),
             ("POST", "faults"): lambda: self._post_faults(body),
             ("POST", "reset"): self._reset_answer,
+            **self._control_routes(body),
         }
         route = routes.get((method, name))
         if route is not None:
@@ -293,9 +320,9 @@ class SimBase:
         self.reset()
         return json_answer(200, {"reset": True})
 
-    def _clear(self, attribute: str) -> Answer:
+    def _clear(self, records: list[dict[str, Any]]) -> Answer:
         with self._lock:
-            getattr(self, attribute).clear()
+            records.clear()
         return json_answer(200, [])
 
     def _post_faults(self, body: bytes) -> Answer:

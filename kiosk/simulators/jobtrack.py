@@ -22,31 +22,24 @@ the API answer 404 whatever the token. Without ``token`` no header is checked (d
 An empty order identifier never matches an order, so ``kiosk doctor``'s probe (an empty
 check-in) is refused "Order not found" or "Station not found" and records nothing.
 
-Test and demo endpoints under ``/__sim__/`` (never subject to faults, never recorded):
-- ``GET /__sim__/events``: accepted check-ins, oldest first; ``DELETE`` clears them.
-- ``GET /__sim__/requests``: every API request received (method, raw path, headers, body);
-  ``DELETE`` clears them.
-- ``GET|POST|DELETE /__sim__/faults``: fault injection, see ``JobTrackSim.set_faults``.
-- ``POST /__sim__/reset``: data, events, requests and faults back to the start.
+Test and demo endpoints under ``/__sim__/`` (events: the accepted check-ins; requests;
+faults; reset) come from ``kiosk.simulators.common.SimBase``.
 """
 
 from __future__ import annotations
 
-import copy
 import json
-import threading
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Self
 from urllib.parse import unquote
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from kiosk.tomlfile import read_toml
-from kiosk.simulators.server import CLOSE_CONNECTION, Answer, CloseConnection, json_answer
+from kiosk.simulators.common import SimBase, Strict, load_model, now_stamp
+from kiosk.simulators.common import SimDataError as SimDataError  # raised by load_sim_data, for importers
+from kiosk.simulators.server import Answer, json_answer
 
 STATIONS_PREFIX = "/api/v2/job_track/stations/"
-CONTROL_PREFIX = "/__sim__/"
 DEMO_DATA_PATH = Path(__file__).with_name("jobtrack_demo.toml")
 
 NOT_PERFORMED = "Checkin not performed"
@@ -73,22 +66,14 @@ STANDARD_DETAILS = frozenset(
 # --- data model -------------------------------------------------------------------------
 
 
-class SimDataError(ValueError):
-    """Simulator data that cannot be used; ``str()`` names the file and the key."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Requirement(_Strict):
+class Requirement(Strict):
     station: str = Field(min_length=1)
     """The order must have visited this station before."""
     message: str = Field(min_length=1)
     """The job-flow message when it has not."""
 
 
-class Station(_Strict):
+class Station(Strict):
     code: str = Field(min_length=1)
     desc: str = ""
     customer_desc: str = ""
@@ -96,10 +81,10 @@ class Station(_Strict):
     """This station is an operator; its code doubles as the operator's badge."""
     requires_operator: bool = False
     allow_unvalid: bool = False
-    requires: list[Requirement] = []
+    requires: list[Requirement] = Field(default_factory=list)
 
 
-class Order(_Strict):
+class Order(Strict):
     order_number: str = Field(min_length=1)
     tray_number: str = ""
     po_number: str = ""
@@ -107,16 +92,16 @@ class Order(_Strict):
     on_hold: bool = False
     """Also on hold while completed or deleted (tests the order of the rules)."""
     valid: bool = True
-    history: list[str] = []
+    history: list[str] = Field(default_factory=list)
     """Stations the order has already been checked in at."""
 
 
-class SimData(_Strict):
+class SimData(Strict):
     stations: list[Station] = Field(min_length=1)
-    orders: list[Order] = []
+    orders: list[Order] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _references(self) -> "SimData":
+    def _references(self) -> Self:
         codes = {s.code for s in self.stations}
         seen: set[str] = set()
         for i, station in enumerate(self.stations):
@@ -134,30 +119,9 @@ class SimData(_Strict):
         return self
 
 
-def _format_errors(exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors(include_url=False):
-        key = ""
-        for part in err["loc"]:
-            key += f"[{part}]" if isinstance(part, int) else ("." if key else "") + str(part)
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif err["type"] == "missing":
-            msg = "required key is missing"
-        else:
-            msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"{key}: {msg}" if key else msg)
-    return "; ".join(lines)
-
-
 def load_sim_data(path: str | Path) -> SimData:
     """Read and validate simulator data; raise ``SimDataError`` naming the file and key."""
-    path = Path(path)
-    raw = read_toml(path, "simulator data file", SimDataError)
-    try:
-        return SimData.model_validate(raw)
-    except ValidationError as exc:
-        raise SimDataError(f"{path}: {_format_errors(exc)}") from None
+    return load_model(path, SimData)
 
 
 def demo_data() -> SimData:
@@ -233,52 +197,11 @@ DEMO_CODES: list[DemoCode] = [
 ]
 
 
-# --- faults -------------------------------------------------------------------------------
-
-
-class FaultError(ValueError):
-    """A fault request that cannot be used; ``str()`` says why."""
-
-
-class _FaultRequest(_Strict):
-    status: int | None = Field(None, ge=100, le=599)
-    count: int = Field(1, ge=1)
-    retry_after: int | float | str | None = None
-    delay_s: float | None = Field(None, ge=0, le=600)
-    down: bool | None = None
-    reset: bool = False
-
-
-class _Faults:
-    def __init__(self) -> None:
-        self.status: int | None = None
-        self.status_count = 0
-        self.retry_after: str | None = None
-        self.delay_s = 0.0
-        self.delay_count = 0
-        self.down = False
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "status": self.status if self.status_count else None,
-            "status_count": self.status_count,
-            "retry_after": self.retry_after if self.status_count else None,
-            "delay_s": self.delay_s if self.delay_count else 0.0,
-            "delay_count": self.delay_count,
-            "down": self.down,
-        }
-
-
 # --- the simulator ------------------------------------------------------------------------
 
 
 def _fail(detail: str, status: int = 400) -> Answer:
     return json_answer(status, {"error": NOT_PERFORMED, "details": [detail]})
-
-
-def _now_stamp() -> str:
-    now = datetime.now(timezone.utc)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 def _field_text(value: Any) -> str | None:
@@ -292,8 +215,13 @@ def _field_text(value: Any) -> str | None:
     return None
 
 
-class JobTrackSim:
-    """The simulated job-track server as an app for ``SimServer``; thread-safe."""
+class JobTrackSim(SimBase):
+    """The simulated job-track server as an app for ``SimServer``; thread-safe.
+
+    Faults, recorded requests and events and the ``/__sim__/`` endpoints come from
+    ``SimBase``; a status fault answers without checking in, a delay fault answers late
+    after the check-in was recorded.
+    """
 
     def __init__(self, data: SimData | None = None, order_field: str = "order", operator_field: str = "operator",
                  *, token: str | None = None, auth_header: str = "Authorization", auth_scheme: str = "Bearer") -> None:
@@ -302,117 +230,14 @@ class JobTrackSim:
         self.operator_field = operator_field
         self._auth_header = auth_header.lower()
         self._credential = None if token is None else (f"{auth_scheme} {token}" if auth_scheme else token)
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self.reset()
+        super().__init__()
 
-    # public state, also served under /__sim__/
-
-    def reset(self) -> None:
-        with self._lock:
-            self._data = self._initial.model_copy(deep=True)
-            self._events: list[dict[str, Any]] = []
-            self._requests: list[dict[str, Any]] = []
-            self._faults = _Faults()
-
-    def events(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return copy.deepcopy(self._events)
-
-    def requests(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return copy.deepcopy(self._requests)
-
-    def faults(self) -> dict[str, Any]:
-        with self._lock:
-            return self._faults.as_json()
-
-    def set_faults(self, request: Any) -> dict[str, Any]:
-        """Arm faults from a JSON-like dict; return the new fault state.
-
-        - ``{"status": 503, "count": 5, "retry_after": 2}``: the next ``count`` (default 1)
-          API requests answer that status with a JSON error body and no check-in.
-        - ``{"delay_s": 3, "count": 1}``: the next ``count`` answers come late, after the
-          check-in was recorded.
-        - ``{"down": true}`` / ``{"down": false}``: API connections are closed without an
-          answer until switched back.
-        - ``{"reset": true}``: clear every fault first (may be combined with the others).
-        Status and delay combine (a late error answer); ``down`` wins over both.
-        """
-        if not isinstance(request, dict):
-            raise FaultError("fault request must be a JSON object")
-        try:
-            parsed = _FaultRequest.model_validate(request)
-        except ValidationError as exc:
-            raise FaultError(f"bad fault request: {_format_errors(exc)}") from None
-        given = parsed.model_fields_set
-        if "count" in given and not given & {"status", "delay_s"}:
-            raise FaultError("bad fault request: count needs status or delay_s")
-        if not given & {"status", "delay_s", "down", "reset"}:
-            raise FaultError("bad fault request: give status, delay_s, down or reset")
-        if "retry_after" in given and parsed.status is None:
-            raise FaultError("bad fault request: retry_after needs status")
-        with self._lock:
-            if parsed.reset:
-                self._faults = _Faults()
-            faults = self._faults
-            if parsed.status is not None:
-                faults.status, faults.status_count = parsed.status, parsed.count
-                faults.retry_after = None if parsed.retry_after is None else str(parsed.retry_after)
-            if parsed.delay_s is not None:
-                faults.delay_s, faults.delay_count = parsed.delay_s, parsed.count
-            if parsed.down is not None:
-                faults.down = parsed.down
-            return faults.as_json()
-
-    def clear_faults(self) -> dict[str, Any]:
-        with self._lock:
-            self._faults = _Faults()
-            return self._faults.as_json()
-
-    def stop(self) -> None:
-        """Wake answers still sleeping on a ``delay_s`` fault (called by ``SimServer.stop``)."""
-        self._stopping.set()
+    def _reset_data(self) -> None:
+        self._data = self._initial.model_copy(deep=True)
 
     # HTTP
 
-    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Answer | CloseConnection:
-        path = raw_path.split("?", 1)[0]
-        if path.startswith(CONTROL_PREFIX):
-            return self._control(method, path, body)
-        with self._lock:
-            self._requests.append(
-                {"method": method, "raw_path": raw_path, "headers": dict(headers), "body": body.decode("utf-8", "replace")}
-            )
-            down, status_fault, delay = self._take_faults()
-        if down:
-            return CLOSE_CONNECTION
-        answer = status_fault or self._api(method, path, body, headers)
-        if delay:
-            self._stopping.wait(delay)
-        return answer
-
-    def _take_faults(self) -> tuple[bool, Answer | None, float]:
-        faults = self._faults
-        if faults.down:
-            return True, None, 0.0
-        status_answer = None
-        if faults.status_count:
-            faults.status_count -= 1
-            extra = {"Retry-After": faults.retry_after} if faults.retry_after is not None else {}
-            assert faults.status is not None
-            status_answer = json_answer(
-                faults.status,
-                {"error": "Simulated fault", "details": [f"HTTP {faults.status} injected by the simulator"]},
-                extra,
-            )
-        delay = 0.0
-        if faults.delay_count:
-            faults.delay_count -= 1
-            delay = faults.delay_s
-        return False, status_answer, delay
-
-    def _api(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Answer:
+    def _api(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> Answer:
         segment = path[len(STATIONS_PREFIX):] if path.startswith(STATIONS_PREFIX) else ""
         if not segment or "/" in segment:
             return json_answer(404, {"error": "Not found", "details": [f"No such path: {path}"]})
@@ -459,7 +284,7 @@ class JobTrackSim:
             unmet = [req.message for req in station.requires if req.station not in order.history]
             if unmet:
                 return json_answer(400, {"error": FLOW_ERROR, "details": unmet})
-            return self._record(station, order, operator)
+            return self._accept(station, order, operator)
 
     def _find_order(self, identifier: str) -> Order | None:
         if not identifier:
@@ -486,10 +311,10 @@ class JobTrackSim:
             return ORDER_UNVALID
         return None
 
-    def _record(self, station: Station, order: Order, operator: str | None) -> Answer:
-        stamp = _now_stamp()
+    def _accept(self, station: Station, order: Order, operator: str | None) -> Answer:
+        stamp = now_stamp()
         order.history.append(station.code)
-        self._events.append(
+        self._record(
             {
                 "station": station.code,
                 "order_number": order.order_number,
@@ -511,43 +336,3 @@ class JobTrackSim:
                 "statusDateTime": stamp,
             },
         )
-
-    def _control(self, method: str, path: str, body: bytes) -> Answer:
-        name = path[len(CONTROL_PREFIX):].rstrip("/")
-        routes = {
-            ("GET", "events"): lambda: json_answer(200, self.events()),
-            ("DELETE", "events"): lambda: self._clear("_events"),
-            ("GET", "requests"): lambda: json_answer(200, self.requests()),
-            ("DELETE", "requests"): lambda: self._clear("_requests"),
-            ("GET", "faults"): lambda: json_answer(200, self.faults()),
-            ("DELETE", "faults"): lambda: json_answer(200, self.clear_faults()),
-            ("POST", "faults"): lambda: self._post_faults(body),
-            ("POST", "reset"): self._reset_answer,
-        }
-        route = routes.get((method, name))
-        if route is not None:
-            return route()
-        allowed = sorted(m for m, n in routes if n == name)
-        if allowed:
-            return json_answer(405, {"error": "Method not allowed", "details": [f"Use {', '.join(allowed)}"]},
-                               {"Allow": ", ".join(allowed)})
-        return json_answer(404, {"error": "Not found", "details": [f"No such simulator endpoint: {path}"]})
-
-    def _reset_answer(self) -> Answer:
-        self.reset()
-        return json_answer(200, {"reset": True})
-
-    def _clear(self, attribute: str) -> Answer:
-        with self._lock:
-            getattr(self, attribute).clear()
-        return json_answer(200, [])
-
-    def _post_faults(self, body: bytes) -> Answer:
-        try:
-            request = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return json_answer(400, {"error": "Bad fault request", "details": ["body is not JSON"]})
-        try:
-            return json_answer(200, self.set_faults(request))
-        except FaultError as exc:
-            return json_answer(400, {"error": "Bad fault request", "details": [str(exc)]})

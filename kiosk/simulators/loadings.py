@@ -410,7 +410,7 @@ class LoadingsSim(SimBase):
     def _fault_body(self, status: int) -> Any:
         return {"error": "simulated_fault", "error_description": f"HTTP {status} injected by the simulator."}
 
-    def _api(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+    def _api(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> Answer:
         parts = path.split("/")
         if len(parts) < 4 or parts[:2] != ["", "api"] or not parts[2] or parts[3] != "loadings":
             return _error(404, NOT_FOUND, f"No such resource: {clip(path)}")
@@ -507,7 +507,8 @@ class LoadingsSim(SimBase):
             if request.type == 1:
                 limit = unit.available
             else:
-                real = [line.real_qty for line in request.lines if line.item_unit == item_unit and line.real_qty is not None]
+                real = [line.real_qty for line in request.lines
+                        if line.item_unit == item_unit and line.real_qty is not None]
                 limit = min(real) if real else unit.van_stock
             if quantity > limit:
                 raise _Refusal(400, QUANTITY_NOT_AVAILABLE, QUANTITY_DESCRIPTION)
@@ -543,7 +544,7 @@ class LoadingsSim(SimBase):
 
     def _save(self, version: str, request: _Request, warehouse: Warehouse, existing: Loading | None,
               upsert: bool) -> Answer:
-        stamp = now_stamp()
+        stamp = now_stamp(ms=False)  # the document: "YYYY-MM-DDTHH:MM:SSZ"
         if existing is None:
             loading = Loading(id=max(self._loadings, default=0) + 1, reference=request.reference,
                               warehouse=warehouse.id, type=request.type, reason=request.reason,

@@ -220,7 +220,7 @@ class MovilitasSim(SimBase):
     def _fault_body(self, status: int) -> Any:
         return {"success": False, "message": "Simulated fault", "code": "SIMULATED"}
 
-    def _api(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+    def _api(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> Answer:
         if path != RELEASE_PATH:
             return _error(404, "Not found")
         if method != "PATCH":

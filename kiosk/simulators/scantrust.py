@@ -263,7 +263,7 @@ class ScantrustSim(SimBase):
     def _fault_body(self, status: int) -> Any:
         return {"detail": f"Simulated fault (HTTP {status})."}
 
-    def _api(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+    def _api(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> Answer:
         confirm = _CONFIRM.fullmatch(path)
         show = None if confirm else _SHOW.fullmatch(path)
         match = confirm or show

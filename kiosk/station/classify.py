@@ -1,17 +1,18 @@
 """Scan classification: operator badge, lead badge, command, job identifier, or unknown.
 
 Rules are tried in that order against the active profile. A profile without
-``job_patterns`` treats every other scan as a job identifier.
+``job_patterns`` treats every other scan as a job identifier. Patterns are compiled by
+``kiosk.patterns`` (RE2: linear time in the scan's length, whatever the pattern).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
 from kiosk.config import LeadConfig, ProfileConfig
+from kiosk.patterns import Pattern, compile_pattern
 
 
 class Kind(StrEnum):
@@ -34,12 +35,12 @@ class Classified:
 
 
 @lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+def _compiled(pattern: str) -> Pattern:
+    return compile_pattern(pattern)
 
 
 def _matches(pattern: str | None, text: str) -> bool:
-    return pattern is not None and _compiled(pattern).search(text) is not None
+    return pattern is not None and _compiled(pattern).search(text)
 
 
 def matches_any(patterns: list[str] | None, text: str) -> bool:

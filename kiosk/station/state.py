@@ -107,7 +107,8 @@ def lead_label(badge: str) -> str:
 
 
 def _plain_action(profile: ProfileConfig) -> ActionSpec:
-    return ActionSpec(profile.action)
+    """Without a connector to ask: the default action is the job-track check-in."""
+    return ActionSpec(profile.action, verb="checked in" if profile.action == "checkin" else "sent")
 
 
 class Station:
@@ -234,7 +235,8 @@ class Station:
         key = (self.profile.station, job.identifier)
         last = self._sent_at.get(key)
         if last is not None and now - last < self.profile.duplicate_window_s:
-            return [Reply(scan, Kind.JOB, Outcome.DUPLICATE, f"Already checked in {_ago(now - last)}",
+            verb = self._action_of(self.profile).verb
+            return [Reply(scan, Kind.JOB, Outcome.DUPLICATE, f"Already {verb} {_ago(now - last)}",
                           (f"{job.identifier} at {self.profile.station}: not sent again.",), fields=job.fields)]
         if self.profile.requires_operator and not self.operator:
             self._held.append(_Held(scan, now, self.profile.name, job))

@@ -39,6 +39,7 @@ from textual.widget import Widget
 from devices.events import DeviceEvent, Scanner
 from kiosk.config import Config
 from kiosk.feedback import Feedback
+from kiosk.connectors.base import DisplayField
 from kiosk.inbox import ScanInbox
 from kiosk.outcomes import Outcome, headline, style
 from kiosk.results import ScanResult
@@ -311,7 +312,7 @@ class KioskApp(App[int], inherit_bindings=False):
         big = headline(result.outcome, title=result.title, verb=result.verb)
         if result.outcome == Outcome.OK:
             big = f"OK {result.order_number or result.scan}"
-            facts = result_facts(result)
+            facts = plain(result.title, "bold") + Text("\n") + result_facts(result)
         elif result.outcome == Outcome.QUEUED:
             self._panel_waiting = self._waiting_for(result)
             facts = Text(f"Saved. Will be sent when the connection is back. {self._panel_waiting} waiting\n",
@@ -431,6 +432,12 @@ class KioskApp(App[int], inherit_bindings=False):
             self.screen.dismiss(False)
         self.refresh_status()
 
+    def _action_state(self) -> tuple[DisplayField, ...]:
+        try:
+            return self.service.action_state()
+        except Exception:  # a failing journal read must not take the status line down
+            return ()
+
     def refresh_status(self) -> None:
         bar = self._main_part(StationBar)
         if bar is None:
@@ -442,7 +449,8 @@ class KioskApp(App[int], inherit_bindings=False):
         operator = station.operator
         bar.show(station=profile.station, description=self._station_desc(), profile=profile.name,
                  operator=operator.code if operator else None,
-                 logged_in_s=(now - operator.since) if operator else None, lead=station.lead_active(now))
+                 logged_in_s=(now - operator.since) if operator else None, lead=station.lead_active(now),
+                 state=self._action_state())
         main.query_one(SessionCounters).show(service.counts, safe_count(service.waiting),
                                              safe_count(service.parked_count))
         scanners = [("keyboard", "ready")] + [(name, str(getattr(s, "state", "?")))

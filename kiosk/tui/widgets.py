@@ -20,6 +20,7 @@ from textual.widgets import Static
 
 from devices.text import visible, visible_bytes
 from kiosk.journal import JournalError
+from kiosk.connectors.base import DisplayField
 from kiosk.outcomes import STYLES, counter_totals, style
 from kiosk.results import ScanResult
 from kiosk.tui.bigtext import BigText
@@ -62,7 +63,9 @@ class StationBar(Static):
     """Station code and description, active profile, operator and how long they are logged in."""
 
     def show(self, *, station: str, description: str, profile: str, operator: str | None,
-             logged_in_s: float | None, lead: bool) -> None:
+             logged_in_s: float | None, lead: bool, state: Iterable[DisplayField] = ()) -> None:
+        """``state``: what the station's action keeps (machine stopped since ..., a loading's
+        draft), one line under the station."""
         text = Text()
         text.append_text(plain(station, "bold reverse"))
         text.append("  ")
@@ -78,6 +81,14 @@ class StationBar(Static):
             text.append(f" ({duration(logged_in_s or 0)})")
         if lead:
             text.append("   LEAD MODE", style="bold reverse")
+        shown = [f for f in state if f.value]
+        if shown:
+            text.append("\n")
+            for f in shown:
+                if f.label:
+                    text.append(f"{f.label} ", style="dim")
+                text.append_text(plain(f.value, "bold"))
+                text.append("   ")
         self.update(text)
 
 
