@@ -270,7 +270,7 @@ def _growth_targets(data: Data) -> list[Row]:
                f"x{ratio['ratio']:.2f} ({large['startup_warm_s']:.3f} s)", f"{small['startup_warm_s']:.3f} s",
                ratio["ratio"] <= limits["startup_ratio"] if ratio["large"] > ratio["small"] else None),
         target(f"no scan delayed > {limits['delay_ms']:g} ms by stats/export (sharing the journal)",
-               f"{delay['ms']:+.1f} ms (at {_rows_label(delay['rows'])} rows; better of {runs}; "
+               f"{delay['ms']:+.1f} ms (at {_rows_label(delay['rows'])} rows; worse of {runs}; "
                f"raw worst +{worst['worst_delay_ms']:.1f} ms)",
                f"same commands on a copy: worst +{worst['copy_worst_delay_ms']:.1f} ms; "
                f"alone p50 {_ms(worst['alone_p50_ms'])}",
