@@ -208,7 +208,8 @@ def beside(size: Size, quiet_s: float, repeats: int, settle_s: float) -> dict[st
     time.sleep(settle_s)
     i = 0
 
-    def scan_one(into: list[float]) -> None:
+    def scan_one(into: list[float]) -> tuple[float, float]:
+        """One scan; (when it was written, its latency in ms)."""
         nonlocal i
         code = order_code(i % ORDERS)
         i += 1
@@ -218,14 +219,21 @@ def beside(size: Size, quiet_s: float, repeats: int, settle_s: float) -> dict[st
             raise BenchError(f"result for {result.data.get('scan')!r} while waiting for {code}")
         into.append((result.t - t0) * 1000)
         time.sleep(max(0.0, t0 + PERIOD_S - time.monotonic()))
+        return t0, into[-1]
 
-    def commands(config: Path, into: list[float]) -> float:
+    def commands(config: Path, into: list[float], worst: dict[str, Any]) -> float:
+        """stats --since, then export, scanning meanwhile; ``worst`` says where the slowest scan was."""
         t0 = time.monotonic()
         for args in (("stats", "--since", year_ago()), ("export", "--format", "jsonl")):
             command = Command(size, *args, stdout_to_pipe=False, config=config)
-            while command.running():
-                scan_one(into)
-            scan_one(into)  # one more: a scan that waited on the command's last moment
+            while True:
+                running = command.running()
+                t_scan, ms = scan_one(into)  # the last one: a scan that waited on the command's last moment
+                if ms > worst.get("ms", -1.0):
+                    worst.update(ms=ms, command=args[0], after_start_s=t_scan - command.t0,
+                                 while_running=running)
+                if not running:
+                    break
             command.finish()
         return time.monotonic() - t0
 
@@ -233,14 +241,15 @@ def beside(size: Size, quiet_s: float, repeats: int, settle_s: float) -> dict[st
     for r in range(repeats):
         phases: dict[str, list[float]] = {"alone": [], "copy": [], "journal": []}
         seconds = {}
+        slowest: dict[str, dict[str, Any]] = {"copy": {}, "journal": {}}
         end = time.monotonic() + quiet_s
         while time.monotonic() < end:
             scan_one(phases["alone"])
         for key in (("copy", "journal") if r % 2 == 0 else ("journal", "copy")):
-            seconds[key] = commands(copy if key == "copy" else size.config, phases[key])
+            seconds[key] = commands(copy if key == "copy" else size.config, phases[key], slowest[key])
         alone = percentiles(phases["alone"])
         runs.append({"alone_ms": alone, "copy_ms": percentiles(phases["copy"]),
-                     "journal_ms": percentiles(phases["journal"]), "command_s": seconds,
+                     "journal_ms": percentiles(phases["journal"]), "command_s": seconds, "slowest_scan": slowest,
                      "worst_delay_ms": max(phases["journal"]) - alone["p50"],
                      "copy_worst_delay_ms": max(phases["copy"]) - alone["p50"],
                      "alone_worst_delay_ms": alone["max"] - alone["p50"]})

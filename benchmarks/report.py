@@ -173,11 +173,14 @@ def growth_rows(data: Data) -> list[Row]:
                            f"{tool['lines']} lines out"))
         beside = size["beside"]
         each = ", ".join(f"{d:+.1f}" for d in beside["sharing_delays_ms"])
+        slowest = [run["slowest_scan"]["journal"] for run in beside["runs"] if run.get("slowest_scan")]
+        where = "; ".join(f"{w['ms']:.0f} ms {w['after_start_s']:.2f} s into {w['command']}" for w in slowest if w)
         out.append(row(f"{label}: scans beside stats/export",
                        f"worst delay +{beside['worst_delay_ms']:.1f} ms; from sharing the journal "
                        f"{beside['sharing_delay_ms']:+.1f} ms (runs: {each})",
                        f"same on a copy +{beside['copy_worst_delay_ms']:.1f} ms; alone p50 "
-                       f"{_ms(beside['alone_p50_ms'])}, worst +{beside['alone_worst_delay_ms']:.1f} ms"))
+                       f"{_ms(beside['alone_p50_ms'])}, worst +{beside['alone_worst_delay_ms']:.1f} ms",
+                       f"slowest beside the journal: {where}" if where else "—"))
         if size.get("integrity_check_s") is not None:
             out.append(row(f"{label}: check_integrity (after ready)", f"{size['integrity_check_s']:.3f} s"))
     return out
@@ -226,6 +229,9 @@ def rows(results: dict[str, Data]) -> list[Row]:
     for name, data in results.items():
         if "error" in data:
             out.append(row(name, f"FAILED: {data['error']}", met=False))
+            continue
+        if "skipped" in data:
+            out.append(row(name, f"not run: {data['skipped']}"))
             continue
         out.extend(_ROWS[name](data))
     return out
@@ -348,6 +354,9 @@ def targets(results: dict[str, Data]) -> list[Row]:
             continue
         if "error" in results[name]:
             out.append(target(f"{name}: every target", f"benchmark FAILED: {results[name]['error']}", "—", False))
+            continue
+        if "skipped" in results[name]:
+            out.append(target(f"{name}: every target", f"not run: {results[name]['skipped']}", "—", None))
             continue
         out.extend(make(results[name]))
     return out
