@@ -123,6 +123,15 @@ async def test_429_retry_after_seconds_is_honoured(burst_sim: BurstSim, write_co
         assert burst_sim.recorder.arrivals[1][0] - burst_sim.recorder.arrivals[0][0] >= 0.95
 
 
+async def test_a_busy_server_is_shown_as_busy_with_when_it_is_sent(burst_sim: BurstSim, write_config) -> None:
+    """A 429 tells the operator the scan is saved and when it goes: "Busy, sending in N s"."""
+    fault(burst_sim.url, status=429, count=1, retry_after=30)
+    async with Kiosk(write_config(burst_sim.url)) as k:
+        result = await k.scan(order_code(1))
+        assert result.outcome == "queued" and result.title == "Busy, sending in 30 s"
+        assert result.details[:2] == ("1 waiting", "Server busy")
+
+
 async def test_429_retry_after_http_date_is_honoured(burst_sim: BurstSim, write_config) -> None:
     not_before = int(time.time()) + 2  # an HTTP-date has whole seconds: 1-2 s from now
     fault(burst_sim.url, status=429, count=1, retry_after=email.utils.formatdate(not_before, usegmt=True))

@@ -315,7 +315,7 @@ class KioskApp(App[int], inherit_bindings=False):
             facts = plain(result.title, "bold") + Text("\n") + result_facts(result)
         elif result.outcome == Outcome.QUEUED:
             self._panel_waiting = self._waiting_for(result)
-            facts = Text(f"Saved. Will be sent when the connection is back. {self._panel_waiting} waiting\n",
+            facts = Text(f"{result.title} {self._panel_waiting} waiting\n",
                          style="bold") + result_facts(result, skip_details=1)
         else:
             facts = result_facts(result)
