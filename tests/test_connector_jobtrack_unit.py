@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from conftest import checkin
+
 from kiosk.connectors.base import Accepted, BadAnswer, Rejected
 from kiosk.connectors.jobtrack import JobTrackConfig, JobTrackConnector
 from kiosk.simulators.jobtrack import DEMO_CODES, JobTrackSim, demo_data

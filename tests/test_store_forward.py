@@ -18,10 +18,9 @@ from typing import Any, Callable
 
 import httpx
 import pytest
+from conftest import BurstSim, hold_code, order_code
 
 import kiosk.sender
-from kiosk.station.state import lead_label
-from conftest import BurstSim, hold_code, order_code
 from kiosk.config import load_config
 from kiosk.connectors.jobtrack import InvalidStationCode, JobTrackConnector
 from kiosk.journal import Journal
@@ -31,6 +30,7 @@ from kiosk.service import JournalDown
 from kiosk.simulators.jobtrack import JobTrackSim
 from kiosk.simulators.server import SimServer
 from kiosk.station import Scan
+from kiosk.station.state import lead_label
 
 QUEUED_TITLE = "Saved. Will be sent when the connection is back."
 

@@ -38,8 +38,8 @@ from textual.widget import Widget
 
 from devices.events import DeviceEvent, Scanner
 from kiosk.config import Config
-from kiosk.feedback import Feedback
 from kiosk.connectors.base import DisplayField
+from kiosk.feedback import Feedback
 from kiosk.inbox import ScanInbox
 from kiosk.outcomes import Outcome, headline, style
 from kiosk.results import ScanResult
