@@ -83,6 +83,7 @@ from kiosk.connectors.base import (
     Step,
     Unreachable,
 )
+from kiosk.connectors.http import EXCERPT_CHARS, excerpt, parse_retry_after
 
 ACTION = "loading"
 COMMANDS = frozenset({"SUBMIT", "CANCEL", "UNDO", "QTY"})
@@ -95,7 +96,6 @@ MAX_REFERENCE = 255
 SHOWN_LINES = 6
 """The draft's most recent lines shown with each reply; the total counts them all."""
 DESCRIPTION_CHARS = 300
-EXCERPT_CHARS = 120
 PROBE_REFERENCE = "kiosk-probe-no-such-loading"
 SERVER = "the Loadings server"
 
@@ -671,15 +671,6 @@ def _json(body: bytes) -> tuple[bool, Any]:
         return False, None
 
 
-def _excerpt(body: bytes) -> str:
-    text = body[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
-    return visible(text[:EXCERPT_CHARS]) + ("…" if len(text) > EXCERPT_CHARS or len(body) > EXCERPT_CHARS * 4 else "")
-
-
-def _retry_after(value: str | None) -> float | None:
-    return float(value) if value is not None and value.strip().isdigit() else None
-
-
 def _loaded(data: Mapping[str, Any], status: int, upsert: bool) -> Loaded:
     details = data.get("loadingDetails")
     details = [d for d in details if isinstance(d, Mapping)] if isinstance(details, list) else []
@@ -723,10 +714,10 @@ def interpret(answer: _Exchange, upsert: bool, again: bool = False) -> Answer:
 
 
 def _bad(answer: _Exchange, message: str, *, unknown: bool = False) -> BadAnswer:
-    excerpt = _excerpt(answer.content)
-    return BadAnswer(message=f"{message}: {excerpt}" if excerpt else f"{message} (empty body)",
-                     http_status=answer.status, excerpt=excerpt, unknown=unknown,
-                     retry_after_s=_retry_after(answer.headers.get("Retry-After")))
+    shown = excerpt(answer.content)
+    return BadAnswer(message=f"{message}: {shown}" if shown else f"{message} (empty body)",
+                     http_status=answer.status, excerpt=shown, unknown=unknown,
+                     retry_after_s=parse_retry_after(answer.headers.get("Retry-After")))
 
 
 # --- the connector --------------------------------------------------------------------------
@@ -796,7 +787,7 @@ class LoadingsConnector:
         if isinstance(answer, BadAnswer):
             return Probe(ok=False, message=answer.message, extra=extra, problem="answer")
         said = f"{self._where} answered HTTP {answer.status} {answer.reason}".rstrip()
-        body = _excerpt(answer.content) or "(empty body)"
+        body = excerpt(answer.content) or "(empty body)"
         is_json, data = _json(answer.content)
         refusal = _refusal(data, answer.status) if is_json else None
         if (answer.status == 404 and refusal is not None) or answer.status == 200:
