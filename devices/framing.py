@@ -93,7 +93,8 @@ class FramingSpec:
 
 
 def terminator_label(mode: str) -> str:
-    return {"\r": "CR", "\n": "LF", "\r\n": "CRLF", "\t": "TAB", "etx": "ETX", "stx-etx": "STX...ETX", "none": "idle gap"}[mode]
+    return {"\r": "CR", "\n": "LF", "\r\n": "CRLF", "\t": "TAB", "etx": "ETX", "stx-etx": "STX...ETX",
+            "none": "idle gap"}[mode]
 
 
 class Framer:
@@ -123,7 +124,8 @@ class Framer:
 
     def feed(self, data: bytes, now: float) -> list[DeviceEvent]:
         out: list[DeviceEvent] = []
-        if self._idle_mode and self._has_partial() and self._t_last is not None and now - self._t_last >= self.spec.idle_gap_s:
+        if (self._idle_mode and self._has_partial() and self._t_last is not None
+                and now - self._t_last >= self.spec.idle_gap_s):
             out += self._end_frame()
         for byte in data:
             self._take(byte, now, out)
@@ -243,7 +245,8 @@ class Framer:
         try:
             text = body.decode(spec.encoding)
         except UnicodeDecodeError as exc:
-            message = f"byte {head + exc.start} is not valid {spec.encoding}: frame discarded ({visible_bytes(raw, _SHOWN)})"
+            message = (f"byte {head + exc.start} is not valid {spec.encoding}: "
+                       f"frame discarded ({visible_bytes(raw, _SHOWN)})")
             return self._unreadable("decode_error", message, raw, times)
         except LookupError:
             return self._unreadable("decode_error", f"unknown encoding {spec.encoding!r}: frame discarded", raw, times)

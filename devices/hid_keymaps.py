@@ -71,7 +71,8 @@ def key_event(code: int, value: int, t: float = 0.0) -> bytes:
 # -- layouts: key code → (plain, shifted[, AltGr]) ------------------------------------
 
 _LETTER_ROWS = {16: "qwertyuiop", 30: "asdfghjkl", 44: "zxcvbnm"}
-_KEYPAD = {71: "7", 72: "8", 73: "9", 74: "-", 75: "4", 76: "5", 77: "6", 78: "+", 79: "1", 80: "2", 81: "3", 82: "0", 83: ".", 55: "*", 98: "/"}
+_KEYPAD = {71: "7", 72: "8", 73: "9", 74: "-", 75: "4", 76: "5", 77: "6", 78: "+",
+           79: "1", 80: "2", 81: "3", 82: "0", 83: ".", 55: "*", 98: "/"}
 
 
 def _letters(rows: dict[int, str]) -> dict[int, tuple[str, ...]]:
@@ -79,7 +80,7 @@ def _letters(rows: dict[int, str]) -> dict[int, tuple[str, ...]]:
 
 
 def _keys(first_code: int, plain: str, shifted: str) -> dict[int, tuple[str, ...]]:
-    return {first_code + i: (p, s) for i, (p, s) in enumerate(zip(plain, shifted))}
+    return {first_code + i: (p, s) for i, (p, s) in enumerate(zip(plain, shifted, strict=True))}
 
 
 US = {

@@ -129,7 +129,8 @@ class HidScanner(ReaderThread):
             except (PortNotFound, HidOpenFailed, OSError) as exc:
                 if str(exc) != last_failure:
                     last_failure = str(exc)
-                    self._send(StateEvent(self.name, "disconnected", message=str(exc), reconnects=max(self._opens - 1, 0)))
+                    self._send(StateEvent(self.name, "disconnected", message=str(exc),
+                                          reconnects=max(self._opens - 1, 0)))
                 self._stop.wait(self._poll_s)
                 continue
             last_failure = None

@@ -45,7 +45,8 @@ def describe_timing(event: ScanEvent, prev_t_last: float | None = None) -> str:
 
 def describe_frame(event: ScanEvent, prev_t_last: float | None = None) -> str:
     """A multi-line description of one scan; ``prev_t_last`` is the previous frame's t_last."""
-    head = f"[{visible(event.scanner)}] scan  len={len(event.text)} chars/{len(event.raw)} bytes  symbology={describe_aim(event.symbology)}"
+    head = (f"[{visible(event.scanner)}] scan  len={len(event.text)} chars/{len(event.raw)} bytes  "
+            f"symbology={describe_aim(event.symbology)}")
     if event.source != "scanner":
         head += f"  source={event.source}"
     return "\n".join(

@@ -23,14 +23,18 @@ from devices.framing import Framer, FramingSpec
 from devices.ports import PortNotFound, find_serial_port, resolve_port
 from devices.reader_thread import ReaderThread
 
-PERMISSION_MESSAGE = "permission denied: add the user to the 'dialout' group (sudo usermod -aG dialout $USER, then log in again)"
+PERMISSION_MESSAGE = (
+    "permission denied: add the user to the 'dialout' group "
+    "(sudo usermod -aG dialout $USER, then log in again)"
+)
 BUSY_MESSAGE = (
     "port busy: another program has it open (ModemManager grabs ttyACM ports: "
     'add a udev rule ENV{ID_MM_DEVICE_IGNORE}="1")'
 )
 NOT_FOUND_MESSAGE = "not found: check the cable / the by-id path"
 
-_PARITIES = {"N": serial.PARITY_NONE, "E": serial.PARITY_EVEN, "O": serial.PARITY_ODD, "M": serial.PARITY_MARK, "S": serial.PARITY_SPACE}
+_PARITIES = {"N": serial.PARITY_NONE, "E": serial.PARITY_EVEN, "O": serial.PARITY_ODD,
+             "M": serial.PARITY_MARK, "S": serial.PARITY_SPACE}
 _STOPBITS = {1: serial.STOPBITS_ONE, 1.5: serial.STOPBITS_ONE_POINT_FIVE, 2: serial.STOPBITS_TWO}
 
 
@@ -159,7 +163,8 @@ class SerialScanner(ReaderThread):
             except OpenFailed as exc:
                 if str(exc) != last_failure:  # say it once, not at every retry
                     last_failure = str(exc)
-                    self._send(StateEvent(self.name, "disconnected", message=str(exc), reconnects=max(self._opens - 1, 0)))
+                    self._send(StateEvent(self.name, "disconnected", message=str(exc),
+                                          reconnects=max(self._opens - 1, 0)))
                 self._stop.wait(delay)
                 delay = min(delay * 2, self._backoff[1])
                 continue

@@ -47,7 +47,8 @@ class WedgeSettings:
 class WedgeDetector:
     """Collects keys into entries and classifies each one as ``scanner`` or ``manual``."""
 
-    def __init__(self, scanner: str = "keyboard", settings: WedgeSettings | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, scanner: str = "keyboard", settings: WedgeSettings | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.scanner = scanner
         self.settings = settings or WedgeSettings()
         self._clock = clock

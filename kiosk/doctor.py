@@ -53,11 +53,13 @@ from kiosk.scanners import build_scanner, serial_settings
 
 HINTS = {
     "permission": "add the user to the 'dialout' group: sudo usermod -aG dialout $USER, then log in again",
-    "busy": 'close the other program (stop the kiosk itself if it runs); for ModemManager add a udev rule ENV{ID_MM_DEVICE_IGNORE}="1" and replug',
+    "busy": "close the other program (stop the kiosk itself if it runs); "
+            'for ModemManager add a udev rule ENV{ID_MM_DEVICE_IGNORE}="1" and replug',
     "not_found": "check the cable and the port in the config (ls -l /dev/serial/by-id/ shows stable names)",
     "other": "check the port settings in the config and the cable",
     "hid_missing": "install the hid extra: pip install 'kiosk[hid]'",
-    "hid_access": "add the user to the 'input' group (sudo usermod -aG input $USER, then log in again) or add a udev rule",
+    "hid_access": "add the user to the 'input' group (sudo usermod -aG input $USER, then log in again) "
+                  "or add a udev rule",
     "hid_not_found": "plug the scanner in; check device / vid_pid in the config against the input devices listed above",
     "backend": "start the server or check base_url (and network, proxy, firewall) for this backend",
     "journal": "create the folder and give the kiosk user write permission (or set kiosk.journal elsewhere)",
@@ -173,10 +175,13 @@ def _probe_hint(config: Config, name: str, problem: str, station: str | None = N
         return (f"set {key}.base_url in {config.path} to the server's address without the API path "
                 f"(now {backend.display_url}); the kiosk adds the path itself")
     if problem == "station":
-        keys = [f"profiles[{i}].station" for i, p in enumerate(config.profiles) if p.backend == name and p.station == station]
-        return f"check {', '.join(keys) or 'the station'} in {config.path}: the vendor's station code, spelled exactly (case matters)"
+        keys = [f"profiles[{i}].station" for i, p in enumerate(config.profiles)
+                if p.backend == name and p.station == station]
+        return (f"check {', '.join(keys) or 'the station'} in {config.path}: "
+                "the vendor's station code, spelled exactly (case matters)")
     if problem == "server":
-        return "the server reports a problem of its own: try again later or ask its administrator (the kiosk keeps scans and sends them later)"
+        return ("the server reports a problem of its own: try again later or ask its administrator "
+                "(the kiosk keeps scans and sends them later)")
     if problem == "unreachable":
         return f"{HINTS['backend']} (base_url = {backend.display_url})"
     return f"check that {key}.base_url ({backend.display_url}) is the vendor's API server"
@@ -268,9 +273,11 @@ def _judge_scans(config: Config, index: int, cfg: ScannerConfig, events: list[De
     if unreadable:
         first = unreadable[0]
         advice = {
-            "incomplete": f"the scanner's suffix is not {terminator_label(cfg.terminator)}: set {key}.terminator to what "
-                          "it sends (kiosk devices monitor shows the bytes), or program the scanner's suffix",
-            "decode_error": f"set {key}.encoding to the scanner's character set, or check baudrate/parity (garbled bytes)",
+            "incomplete": f"the scanner's suffix is not {terminator_label(cfg.terminator)}: "
+                          f"set {key}.terminator to what it sends (kiosk devices monitor shows the bytes), "
+                          "or program the scanner's suffix",
+            "decode_error": f"set {key}.encoding to the scanner's character set, "
+                            "or check baudrate/parity (garbled bytes)",
             "too_long": f"raise {key}.max_length, or check {key}.terminator (frames run into each other)",
             "empty": f"check {key}.prefix / suffix: nothing was left of the scan",
         }[first.reason]
@@ -278,7 +285,8 @@ def _judge_scans(config: Config, index: int, cfg: ScannerConfig, events: list[De
         return Check(part, False, detail, advice)
     if not scans:
         return Check(part, False, "nothing was scanned while the doctor listened",
-                     "scan a barcode while the doctor listens; check the cable, baudrate and the scanner's interface mode")
+                     "scan a barcode while the doctor listens; "
+                     "check the cable, baudrate and the scanner's interface mode")
     return Check(part, True, read)
 
 

@@ -13,6 +13,7 @@ import queue
 import signal
 import sys
 import threading
+from types import FrameType
 from typing import TextIO
 
 from devices.events import DeviceEvent, ScanEvent, StateEvent
@@ -76,7 +77,10 @@ def _stop_on_signals(stop: threading.Event):
     """SIGTERM (and SIGINT) set ``stop``; only possible from the main thread."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
-    handler = lambda signum, frame: stop.set()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
 
     def restore() -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import time
 from collections import Counter
@@ -472,7 +473,7 @@ class StationService:
             if not queues:
                 wait = lane.bucket.wait_time(now)
                 return self._final(scan, row_id, send, Outcome.ERROR, "Request budget used up",
-                                   (f"Too many scans for this backend: try again in {wait:.0f} s.",),
+                                   (f"Too many scans for this backend: try again in {math.ceil(wait)} s.",),
                                    request=request)
             live = False
         status = "sending" if live else "pending"
@@ -485,9 +486,7 @@ class StationService:
             lane.waiting += 1
             self.station.confirm_sent(send.identifier, send.station, now)
             lane.wake()
-            wait = max(0.0, lane.blocked_until - now, lane.bucket.wait_time(now))
-            note = f"sending in {wait:.0f} s" if wait >= 1 else "waiting"
-            return self._queued_result(scan, row_id, send, (f"{lane.waiting} {note}",), replay=send.held)
+            return self._queued_result(scan, row_id, send, (f"{lane.waiting} waiting",), replay=send.held)
         lane.in_flight = True
         try:
             answer = await self._perform(lane, request)
@@ -508,9 +507,14 @@ class StationService:
                        replay: bool = False, latency_ms: float | None = None,
                        http_status: int | None = None) -> ScanResult:
         lane = self.lanes[send.backend]
-        return self._result_for(scan, row_id, Outcome.QUEUED, "Saved. Will be sent when the connection is back.",
-                                details, send=send, waiting=lane.waiting, replay=replay,
-                                latency_ms=latency_ms, http_status=http_status)
+        now = self.clock()
+        wait = max(0.0, lane.blocked_until - now, lane.bucket.wait_time(now))
+        # The server asked to wait (429, back-off) or the request budget is spent: say when.
+        busy = (wait >= 1 and lane.failures == 0) or http_status == 429
+        title = (f"Busy, sending in {max(1, math.ceil(wait))} s" if busy
+                 else "Saved. Will be sent when the connection is back.")
+        return self._result_for(scan, row_id, Outcome.QUEUED, title, details, send=send, waiting=lane.waiting,
+                                replay=replay, latency_ms=latency_ms, http_status=http_status)
 
     def _final(self, scan: Scan, row_id: int | None, send: Send, outcome: str, title: str,
                details: tuple[str, ...], *, fields: tuple[DisplayField, ...] = (),

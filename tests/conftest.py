@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from kiosk.connectors.base import Request
-from kiosk.connectors.jobtrack import JobTrackConfig
-from kiosk.connectors.jobtrack import JobTrackConnector
+from kiosk.connectors.jobtrack import JobTrackConfig, JobTrackConnector
 from kiosk.simulators.jobtrack import JobTrackSim
 from kiosk.simulators.server import Answer, SimServer
 

@@ -249,7 +249,8 @@ async def test_long_body_excerpt_is_cut(canned_server) -> None:
     assert outcome.transient
 
 
-@pytest.mark.parametrize(("status", "retry_after", "expected"), [(429, "7", 7.0), (503, None, None), (503, "soon", None)])
+@pytest.mark.parametrize(("status", "retry_after", "expected"),
+                         [(429, "7", 7.0), (503, None, None), (503, "soon", None)])
 async def test_retry_after_seconds(canned_server, status: int, retry_after: str | None, expected: float | None) -> None:
     headers = {"Retry-After": retry_after} if retry_after else {}
     outcome = await check_in_once(canned_server(status, '{"error": "slow down"}', headers).url)
@@ -378,7 +379,8 @@ async def test_probe_proves_base_url_token_and_station_and_checks_nothing_in(
     app = guarded_sim.app
     assert isinstance(app, JobTrackSim) and app.events() == []
     (sent,) = app.requests()
-    assert (sent["method"], sent["raw_path"], json.loads(sent["body"])) == ("POST", f"{STATIONS_PREFIX}LP", {"order": ""})
+    assert (sent["method"], sent["raw_path"], json.loads(sent["body"])) == (
+        "POST", f"{STATIONS_PREFIX}LP", {"order": ""})
 
 
 @pytest.mark.parametrize(("token", "words"), [("wrong-token", "HTTP 401 Unauthorized"),
@@ -404,7 +406,8 @@ async def test_probe_says_wrong_base_url_for_a_404_on_the_check_in_path(jobtrack
 async def test_probe_says_station_not_found(jobtrack_sim: RunningSim) -> None:
     probe = await probe_once(jobtrack_sim.url, "lp")
     assert (probe.ok, probe.problem) == (False, "station")
-    assert probe.message == "station 'lp' not found: the server answered \"Station not found\" (base URL and token are right)"
+    assert probe.message == ("station 'lp' not found: the server answered \"Station not found\" "
+                             "(base URL and token are right)")
 
 
 async def test_probe_server_trouble_and_strange_answers(jobtrack_sim: RunningSim, canned_server) -> None:

@@ -367,7 +367,7 @@ async def test_an_endless_answer_is_cut_off(canned_server: Callable[..., SimServ
     finally:
         await dock.aclose()
     assert isinstance(answer, BadAnswer) and answer.unknown
-    assert f"larger than {MAX_ANSWER_BYTES} bytes" in answer.message
+    assert f"(the limit is {MAX_ANSWER_BYTES})" in answer.message
 
 
 async def test_other_refusals_and_server_errors(canned_server: Callable[..., SimServer]) -> None:

@@ -30,8 +30,8 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
-
 from conftest import BurstSim, order_code
+
 from kiosk.journal import Journal
 
 REPO = Path(__file__).resolve().parent.parent

@@ -113,7 +113,8 @@ def test_build_scanner_maps_each_kind():
     from devices.stdin_scanner import StdinScanner
     from kiosk.scanners import build_scanner, framing_spec
 
-    serial_cfg = ScannerConfig(name="s", kind="serial", vid_pid="0c2e:0b61", baudrate=115200, parity="E", terminator="etx", prefix="§", encoding="latin-1", idle_gap_ms=80)
+    serial_cfg = ScannerConfig(name="s", kind="serial", vid_pid="0c2e:0b61", baudrate=115200, parity="E",
+                               terminator="etx", prefix="§", encoding="latin-1", idle_gap_ms=80)
     scanner = build_scanner(serial_cfg)
     assert isinstance(scanner, SerialScanner) and scanner.settings.baudrate == 115200 and scanner.settings.parity == "E"
     spec = framing_spec(serial_cfg)
@@ -195,7 +196,8 @@ def test_doctor_says_the_token_was_refused(tmp_path, guarded_sim):
     row, hint = backend_row(proc.stdout)
     assert proc.returncode == 1
     assert "FAIL" in row and "token refused:" in row and "HTTP 401" in row
-    assert hint.startswith(f"what to do: check the API token in the environment variable {TOKEN_ENV} (backends.jt.token_env)")
+    assert hint.startswith(f"what to do: check the API token in the environment variable {TOKEN_ENV} "
+                           "(backends.jt.token_env)")
     assert "stale-token" not in proc.stdout and "start the server" not in proc.stdout
 
 
@@ -236,7 +238,8 @@ def test_doctor_says_wrong_base_url_for_a_404_on_the_probe_path(tmp_path, guarde
     row, hint = backend_row(proc.stdout)
     assert proc.returncode == 1
     assert "FAIL" in row and f"wrong base_url: {guarded_sim.url}/api/v2 answered HTTP 404" in row
-    assert hint.startswith(f"what to do: set backends.jt.base_url in {config.resolve()} to the server's address without the API path")
+    assert hint.startswith(f"what to do: set backends.jt.base_url in {config.resolve()} "
+                           "to the server's address without the API path")
 
 
 def test_doctor_names_the_profile_whose_station_the_vendor_does_not_know(tmp_path, guarded_sim):
@@ -286,4 +289,5 @@ def test_doctor_listen_says_a_cr_configured_scanner_sends_crlf(tmp_path, pty_pai
     assert proc.returncode == 1, out + err
     assert "FAIL" in lines[i] and "read 1 scan(s): '337178'" in lines[i]
     assert 'scanner sends CRLF, set terminator = "\\r\\n"' in lines[i]
-    assert lines[i + 1].strip() == f'what to do: scanner sends CRLF, set terminator = "\\r\\n" for scanners[0] in {config.resolve()}'
+    assert lines[i + 1].strip() == ('what to do: scanner sends CRLF, set terminator = "\\r\\n" '
+                                    f"for scanners[0] in {config.resolve()}")

@@ -216,7 +216,8 @@ def chunked(data: bytes, cuts: list[int]) -> list[bytes]:
 
 
 @settings(max_examples=150, deadline=None)
-@given(data=streams, cuts=st.lists(st.integers(0, 120), max_size=20), mode=st.sampled_from(TERMINATOR_MODES), max_length=st.integers(1, 12))
+@given(data=streams, cuts=st.lists(st.integers(0, 120), max_size=20), mode=st.sampled_from(TERMINATOR_MODES),
+       max_length=st.integers(1, 12))
 def test_any_chunking_frames_like_the_whole_stream(data, cuts, mode, max_length):
     spec = FramingSpec(terminator=mode, max_length=max_length)
     whole = Framer("t", spec)
@@ -245,7 +246,8 @@ def test_frames_never_hold_the_terminator_nor_exceed_max_length(data, mode, max_
 
 
 @settings(max_examples=150, deadline=None)
-@given(frames=st.lists(st.binary(max_size=20).filter(lambda b: b"\r" not in b), max_size=8), max_length=st.integers(1, 12))
+@given(frames=st.lists(st.binary(max_size=20).filter(lambda b: b"\r" not in b), max_size=8),
+       max_length=st.integers(1, 12))
 def test_cr_mode_matches_a_reference_split(frames, max_length):
     """Each CR-separated piece with data gives exactly one event: a scan, or unreadable
     (too_long, decode_error). LFs before a piece's data belong to no frame (a CRLF scanner)."""
@@ -282,7 +284,8 @@ WRAP = {"\r": (b"", b"\r"), "\n": (b"", b"\n"), "\r\n": (b"", b"\r\n"), "\t": (b
 
 
 @settings(max_examples=200, deadline=None)
-@given(frames=clean_frames, mode=st.sampled_from(TERMINATOR_MODES), before=line_ends, after=line_ends, inside=st.booleans())
+@given(frames=clean_frames, mode=st.sampled_from(TERMINATOR_MODES), before=line_ends, after=line_ends,
+       inside=st.booleans())
 def test_line_ends_around_the_data_never_change_a_scan(frames, mode, before, after, inside):
     """Whatever CR/LF a scanner adds before or after its data (inside the frame or between
     frames), every mode gives exactly the scanned texts; spaces are data."""
@@ -306,7 +309,8 @@ def test_a_crlf_scanner_on_a_cr_terminator_gives_clean_frames_and_one_hint():
     framer = Framer("t", FramingSpec(terminator="\r"))
     events = framer.feed(b"337178\r\n", 1.0) + framer.feed(b"337178\r\n", 2.0) + framer.poll(10.0)
     assert [(e.text, e.raw) for e in scans(events)] == [("337178", b"337178"), ("337178", b"337178")]
-    assert [(d.kind, d.message) for d in diags(events)] == [("crlf_mismatch", 'scanner sends CRLF, set terminator = "\\r\\n"')]
+    assert [(d.kind, d.message) for d in diags(events)] == [
+        ("crlf_mismatch", 'scanner sends CRLF, set terminator = "\\r\\n"')]
     assert unreadables(events) == [] and framer.pending == b""
 
 

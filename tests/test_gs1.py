@@ -130,7 +130,8 @@ def test_bare_gtin_from_ean_upc_itf(text: str, symbology: str | None) -> None:
 def test_bad_check_digit(text: str, symbology: str | None, kind: str, value: str, digit: int) -> None:
     refusal = refused(text, symbology)
     assert refusal.reason is Refusal.BAD_CHECK_DIGIT
-    assert refusal.message == f"{kind} {value} has a bad check digit (it should end in {digit}): a misread or damaged label."
+    assert refusal.message == (f"{kind} {value} has a bad check digit (it should end in {digit}): "
+                               "a misread or damaged label.")
 
 
 def test_bad_check_digit_keeps_the_parsed_elements_for_the_screen_and_journal() -> None:
@@ -140,7 +141,8 @@ def test_bad_check_digit_keeps_the_parsed_elements_for_the_screen_and_journal() 
 
 def test_expired_product_is_refused() -> None:
     refusal = refused(f"01{GTIN}17250531" "10LOT")
-    assert (refusal.reason, refusal.message) == (Refusal.EXPIRED, "Expired on 2025-05-31: this product must not be used.")
+    assert (refusal.reason, refusal.message) == (Refusal.EXPIRED,
+                                                 "Expired on 2025-05-31: this product must not be used.")
     assert refusal.data is not None and refusal.data.expiry == dt.date(2025, 5, 31)
 
 
@@ -186,7 +188,8 @@ def test_a_date_that_is_no_date(text: str, message: str) -> None:
     (f"01{GTIN[:10]}", "]C1", "Not a GS1 barcode: the (01) GTIN at character 1 does not fit its format N2+N14."),
     (f"01{GTIN}17251340", "]C1",
      "Not a GS1 barcode: the (17) expiry date at character 17 does not fit its format N2+N6."),
-    (f"01{GTIN}10{GS}21S", "]C1", "Not a GS1 barcode: the (10) batch at character 17 does not fit its format N2+X..20."),
+    (f"01{GTIN}10{GS}21S", "]C1",
+     "Not a GS1 barcode: the (10) batch at character 17 does not fit its format N2+X..20."),
     (f"01{GTIN}21{'S' * 21}", "]C1", "Not a GS1 barcode: no GS1 application identifier at character 39."),
     (f"01{GTIN}10LOT\x1b[31m", "]C1", "Not a GS1 barcode: no GS1 application identifier at character 22."),
     (f"01{GTIN}10\x1b[31m", "]C1",
@@ -239,7 +242,8 @@ def test_identifier_element_missing_is_refused_with_the_scan_kept() -> None:
     assert (refusal.reason, refusal.message, refusal.data) == (
         Refusal.MISSING_ELEMENT, "This barcode has no (21) serial number, which this station sends.", data)
     other = identifier_for(data, "400")
-    assert isinstance(other, Gs1Refusal) and other.message == "This barcode has no (400) ORDER NUMBER, which this station sends."
+    assert isinstance(other, Gs1Refusal)
+    assert other.message == "This barcode has no (400) ORDER NUMBER, which this station sends."
 
 
 def test_known_application_identifiers() -> None:

@@ -21,8 +21,8 @@ from typing import Any
 
 import httpx
 import pytest
-
 from conftest import BurstSim, order_code
+
 from kiosk.journal import Journal
 from kiosk.results import JSON_FIELDS
 

@@ -100,21 +100,21 @@ terminator = "\\r"
                                 text=True)
         out, err = Lines(proc.stdout), Lines(proc.stderr)
         try:
-            err.wait_for(lambda l: "scanner bench connected" in l)
+            err.wait_for(lambda line: "scanner bench connected" in line)
             results = []
             for code in ("72544", "101"):
                 time.sleep(0.05)
                 plug.write(f"]E0{code}\r".encode())
-            results.append(json.loads(out.wait_for(lambda l: '"72544"' in l)))
-            results.append(json.loads(out.wait_for(lambda l: '"101"' in l)))
+            results.append(json.loads(out.wait_for(lambda line: '"72544"' in line)))
+            results.append(json.loads(out.wait_for(lambda line: '"101"' in line)))
 
             plug.unplug()
-            err.wait_for(lambda l: "bench disconnected" in l)
+            err.wait_for(lambda line: "bench disconnected" in line)
             time.sleep(0.3)
             plug.plug()
-            err.wait_for(lambda l: "bench connected again" in l)
+            err.wait_for(lambda line: "bench connected again" in line)
             plug.write(b"337178\r")
-            results.append(json.loads(out.wait_for(lambda l: '"337178"' in l)))
+            results.append(json.loads(out.wait_for(lambda line: '"337178"' in line)))
         finally:
             proc.send_signal(signal.SIGTERM)
             code = proc.wait(timeout=10)
@@ -165,14 +165,14 @@ terminator = "\\r"
                                 text=True)
         out, err = Lines(proc.stdout), Lines(proc.stderr)
         try:
-            err.wait_for(lambda l: "scanner bench connected" in l)
+            err.wait_for(lambda line: "scanner bench connected" in line)
             plug.write(b"337178\r\n")
-            first = json.loads(out.wait_for(lambda l: l.startswith("{")))
+            first = json.loads(out.wait_for(lambda line: line.startswith("{")))
             plug.write(b"337178\r\n")
-            second = json.loads(out.wait_for(lambda l: l.startswith("{")))
-            hint = err.wait_for(lambda l: "CRLF" in l)
+            second = json.loads(out.wait_for(lambda line: line.startswith("{")))
+            hint = err.wait_for(lambda line: "CRLF" in line)
             plug.write(b"AB\xff\x1b\r\n")  # not UTF-8: answered as unreadable, never sent
-            third = json.loads(out.wait_for(lambda l: l.startswith("{")))
+            third = json.loads(out.wait_for(lambda line: line.startswith("{")))
         finally:
             proc.send_signal(signal.SIGTERM)
             code = proc.wait(timeout=10)

@@ -151,7 +151,7 @@ def test_any_text_round_trips_through_get_and_exports(journal: Journal, text, ra
     journal.export(out, fmt="csv")
     records = list(csv.reader(io.StringIO(out.getvalue(), newline="")))
     assert records[0] == list(SCAN_FIELDS)
-    last = dict(zip(SCAN_FIELDS, records[-1]))
+    last = dict(zip(SCAN_FIELDS, records[-1], strict=True))
     # CSV is for spreadsheets (issue 10): control characters visible, formula-like cells quoted.
     assert (last["id"], last["text"], last["details"]) == (str(scan_id), csv_text(text), csv_text(" | ".join(details)))
     assert last["raw"] == (row.raw.hex() if row.raw is not None else "")

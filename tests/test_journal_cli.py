@@ -117,7 +117,8 @@ def test_stats_counts_today_by_default_and_everything_with_since_all(journaled: 
     today = kiosk("journal", "--config", str(journaled), "stats")
     assert today.returncode == 0, today.stderr
     assert today.stdout.splitlines()[:2] == [
-        "Scans: 4", f"Period: today, since {datetime.now():%Y-%m-%d} 00:00 local time (--since all for the whole journal)"]
+        "Scans: 4",
+        f"Period: today, since {datetime.now():%Y-%m-%d} 00:00 local time (--since all for the whole journal)"]
     every = kiosk("journal", "--config", str(journaled), "stats", "--since", "all")
     assert every.stdout.splitlines()[:2] == ["Scans: 5", "Period: the whole journal"]
     assert "2026-01-05T10" in every.stdout and "2026-01-05T10" not in today.stdout

@@ -77,7 +77,7 @@ def test_migration_keeps_every_row_the_outbox_events_and_profile(v1: Path) -> No
     with Journal.open(v1, clock=clock) as j:
         rows = [j.get(old["id"]) for old in before]
         assert all(rows)
-        for old, new in zip(before, rows):
+        for old, new in zip(before, rows, strict=True):
             assert new is not None
             for name in ("id", "ts", "scanner", "source", "profile", "station", "backend", "operator", "kind",
                          "text", "raw", "symbology", "status", "outcome", "title", "http_status", "latency_ms",
@@ -121,7 +121,8 @@ def test_the_migrations_shortcut_writes_what_the_rule_says(order, tray, po) -> N
     assert legacy_fields_json(order, tray, po) == fields_json(legacy_fields(order, tray, po))
     assert json.loads(legacy_fields_json(order, tray, po)) == [
         {"key": key, "label": label, "value": value}
-        for key, label, value in (("order_number", "Order", order), ("tray_number", "Tray", tray), ("po_number", "PO", po))
+        for key, label, value in (("order_number", "Order", order), ("tray_number", "Tray", tray),
+                                  ("po_number", "PO", po))
         if value]
 
 

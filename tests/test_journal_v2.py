@@ -135,7 +135,7 @@ def test_exports_carry_action_request_and_fields(journal: Journal) -> None:
     journal.export(out, fmt="csv")
     header, record = list(csv.reader(io.StringIO(out.getvalue(), newline="")))
     assert header == list(SCAN_FIELDS) and {"action", "request", "fields"} <= set(header)
-    row = dict(zip(header, record))
+    row = dict(zip(header, record, strict=True))
     assert (row["action"], row["request"], row["fields"]) == ("checkin", '{"identifier": "JOB1"}',
                                                               "Order: O-1 | Tray: T-9")
 
@@ -368,7 +368,7 @@ def test_csv_cells_are_safe_in_a_spreadsheet(journal: Journal, text: str, cell: 
     scan(journal, text=text, title=text, details=[text], fields=[{"key": "k", "label": "L", "value": text}])
     out = io.StringIO(newline="")
     journal.export(out, fmt="csv")
-    row = dict(zip(SCAN_FIELDS, list(csv.reader(io.StringIO(out.getvalue(), newline="")))[1]))
+    row = dict(zip(SCAN_FIELDS, list(csv.reader(io.StringIO(out.getvalue(), newline="")))[1], strict=True))
     assert (row["text"], row["title"], row["details"]) == (cell, cell, cell)
     assert row["fields"] == f"L: {visible(text)}"  # starts with the label: no formula
     assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for value in row.values() for c in value)

@@ -107,7 +107,8 @@ def test_frames_arrive_with_text_raw_and_symbology(plug):
         second = got.wait_for(is_scan)
     finally:
         scanner.stop()
-    assert (first.text, first.symbology, first.raw) == ("0104012345678901\x1d10AB", "]C1", b"]C10104012345678901\x1d10AB")
+    assert (first.text, first.symbology, first.raw) == (
+        "0104012345678901\x1d10AB", "]C1", b"]C10104012345678901\x1d10AB")
     assert second.text == "TRAY-0042" and second.scanner == "s1"
     assert scanner.stats.frames == 2 and scanner.stats.last_text == "TRAY-0042"
 
@@ -225,8 +226,10 @@ def test_exclusive_open_reports_busy(plug):
 
 
 def test_open_error_messages():
-    denied = classify_open_error(serial.SerialException(errno.EACCES, "could not open port /dev/ttyUSB0: Permission denied"), "/dev/ttyUSB0")
-    assert str(denied).startswith("permission denied: add the user to the 'dialout' group (sudo usermod -aG dialout $USER")
+    denied = classify_open_error(
+        serial.SerialException(errno.EACCES, "could not open port /dev/ttyUSB0: Permission denied"), "/dev/ttyUSB0")
+    assert str(denied).startswith("permission denied: add the user to the 'dialout' group "
+                                  "(sudo usermod -aG dialout $USER")
     missing = classify_open_error(serial.SerialException(errno.ENOENT, "could not open port"), "/dev/ttyUSB9")
     assert str(missing).startswith("not found: check the cable / the by-id path")
     busy = classify_open_error(serial.SerialException(errno.EBUSY, "busy"), "/dev/ttyACM0")
@@ -234,7 +237,8 @@ def test_open_error_messages():
 
 
 def test_read_errors_are_said_plainly():
-    ready = serial.SerialException("device reports readiness to read but returned no data (device disconnected or multiple access on port?)")
+    ready = serial.SerialException("device reports readiness to read but returned no data "
+                                   "(device disconnected or multiple access on port?)")
     assert plain_read_error(ready) == "device disconnected (port readable but no data: unplugged?)"
     assert plain_read_error(OSError(errno.EIO, "Input/output error")) == "device disconnected (Input/output error)"
 

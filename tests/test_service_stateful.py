@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import RecordingApp, burst_data, hold_code, kiosk_config_text, order_code
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
 import kiosk.sender
-from conftest import RecordingApp, burst_data, hold_code, kiosk_config_text, order_code
 from kiosk.config import load_config
 from kiosk.connectors.base import Answer, Request, Unreachable
 from kiosk.results import ScanResult

@@ -283,7 +283,8 @@ def test_faults_clear(jobtrack_sim: RunningSim, clear: str) -> None:
         state = http.delete(url + "/__sim__/faults").json()
     else:
         state = http.post(url + "/__sim__/faults", json={"reset": True}).json()
-    assert state == {"status": None, "status_count": 0, "retry_after": None, "delay_s": 0.0, "delay_count": 0, "down": False}
+    assert state == {"status": None, "status_count": 0, "retry_after": None, "delay_s": 0.0, "delay_count": 0,
+                     "down": False}
     assert check_in(url, "LP", "72544").status_code == 200
 
 
@@ -317,9 +318,12 @@ def test_bad_fault_requests_get_a_clear_400(jobtrack_sim: RunningSim, body: byte
         ('[[stations]]\ncode = "LP"\ncolour = "red"\n', "stations[0].colour: unknown key"),
         ('[[stations]]\ndesc = "x"\n', "stations[0].code: required key is missing"),
         ('[[stations]]\ncode = "LP"\n[[stations]]\ncode = "LP"\n', "stations[1].code: station code 'LP' is used twice"),
-        ('[[stations]]\ncode = "A"\nrequires = [{station = "B", message = "m"}]\n', "stations[0].requires[0].station: unknown station 'B'"),
-        ('[[stations]]\ncode = "A"\n[[orders]]\norder_number = "1"\nstate = "lost"\n', "orders[0].state: Input should be"),
-        ('[[stations]]\ncode = "A"\n[[orders]]\norder_number = "1"\n[[orders]]\norder_number = "1"\n', "orders[1].order_number: order number '1' is used twice"),
+        ('[[stations]]\ncode = "A"\nrequires = [{station = "B", message = "m"}]\n',
+         "stations[0].requires[0].station: unknown station 'B'"),
+        ('[[stations]]\ncode = "A"\n[[orders]]\norder_number = "1"\nstate = "lost"\n',
+         "orders[0].state: Input should be"),
+        ('[[stations]]\ncode = "A"\n[[orders]]\norder_number = "1"\n[[orders]]\norder_number = "1"\n',
+         "orders[1].order_number: order number '1' is used twice"),
         ("stations = [\n", "not valid TOML"),
         ("", "stations: required key is missing"),
     ],
@@ -366,7 +370,8 @@ def test_server_passes_raw_requests_and_keeps_connections_alive() -> None:
     with SimServer(EchoApp()) as server, httpx.Client(base_url=server.url) as client:
         assert server.url == f"http://127.0.0.1:{server.port}"
         first = client.post("/a%2Fb?q=1", content=b"12345", headers={"X-Test": "yes"})
-        assert (first.status_code, first.json()) == (201, {"method": "POST", "path": "/a%2Fb?q=1", "x": "yes", "len": 5})
+        assert (first.status_code, first.json()) == (
+            201, {"method": "POST", "path": "/a%2Fb?q=1", "x": "yes", "len": 5})
         assert client.head("/h").content == b""
         assert client.get("/boom").status_code == 500
         assert client.get("/x").http_version == "HTTP/1.1"
@@ -398,7 +403,8 @@ def test_stop_wakes_a_delayed_answer(jobtrack_sim: RunningSim) -> None:
 
 
 def _start_cli(*args: str) -> tuple[subprocess.Popen[str], str]:
-    code = f"import sys; from pathlib import Path; from kiosk.simulators import run_simulator; sys.exit(run_simulator(*{args!r}))"
+    code = ("import sys; from pathlib import Path; from kiosk.simulators import run_simulator; "
+            f"sys.exit(run_simulator(*{args!r}))")
     proc = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         cwd=Path(__file__).resolve().parents[1],

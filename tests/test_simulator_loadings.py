@@ -144,7 +144,8 @@ def test_show_unknown_loading(sim: tuple[LoadingsSim, str], path: str, asked: st
 def test_stock_moves_from_available_to_the_vans_and_back(sim: tuple[LoadingsSim, str]) -> None:
     app, url = sim
     assert (app.available(1), app.van_stock(1)) == (40, 7)
-    assert create(url, loading("A", [{"itemUnitId": 1, "quantity": 10}, {"itemUnitId": 1, "quantity": 5}])).status_code == 201
+    two_lines = loading("A", [{"itemUnitId": 1, "quantity": 10}, {"itemUnitId": 1, "quantity": 5}])
+    assert create(url, two_lines).status_code == 201
     assert (app.available(1), app.van_stock(1)) == (25, 22)
     assert create(url, loading("B", [{"itemUnitId": 1, "quantity": 20}], type=2)).status_code == 201
     assert (app.available(1), app.van_stock(1)) == (45, 2)
@@ -262,7 +263,8 @@ def test_upsert_takes_the_reference_from_the_url_and_may_rename(sim: tuple[Loadi
 
 def test_upsert_updates_the_documents_loading(sim: tuple[LoadingsSim, str]) -> None:
     app, url = sim
-    response = upsert(url, "10Crates", loading("10Crates", [{"itemUnitId": 1, "quantity": 10}], warehouseId="entrepotA"))
+    response = upsert(url, "10Crates",
+                      loading("10Crates", [{"itemUnitId": 1, "quantity": 10}], warehouseId="entrepotA"))
     assert (response.status_code, response.json()["id"], response.json()["warehouse"]["id"]) == (200, 3, 4)
     assert (app.available(1), app.van_stock(1)) == (37, 10)
 
@@ -343,7 +345,8 @@ def test_reason_is_optional(sim: tuple[LoadingsSim, str]) -> None:
 
 def test_checks_run_in_the_documented_order(sim: tuple[LoadingsSim, str]) -> None:
     url = sim[1]
-    assert error(create(url, loading("10Crates", warehouseId=707, type=9)))[1:] == (INVALID_PARAM_TYPE, bad_type("type"))
+    assert error(create(url, loading("10Crates", warehouseId=707, type=9)))[1:] == (
+        INVALID_PARAM_TYPE, bad_type("type"))
     assert error(create(url, loading("10Crates", warehouseId=707)))[1] == NOT_UNIQUE
     assert error(create(url, loading("X", [{"itemUnitId": 9, "quantity": 999}], warehouseId=707)))[2].startswith(
         "The warehouse")
@@ -356,7 +359,8 @@ def test_unknown_paths_and_methods(sim: tuple[LoadingsSim, str]) -> None:
                  f"{API}/loadings/reference/", f"{API}/loadings/reference/a/b"):
         assert error(http.post(url + path, json=loading()))[:2] == (404, NOT_FOUND), path
     response = http.put(f"{url}{API}/loadings", json=loading())
-    assert (response.status_code, response.headers["allow"], response.json()["error"]) == (405, "POST", "method_not_allowed")
+    assert (response.status_code, response.headers["allow"], response.json()["error"]) == (
+        405, "POST", "method_not_allowed")
     assert http.delete(f"{url}{API}/loadings/reference/10Crates").headers["allow"] == "GET, POST"
     assert http.post(f"{url}{API}/loadings/3", json=loading()).headers["allow"] == "GET"
     assert app.events() == []
@@ -371,10 +375,12 @@ WAREHOUSE = 'warehouses = [{ id = 1, reference = "W" }]\n'
     ("toml", "message"),
     [
         ("", "warehouses: required key is missing"),
-        (WAREHOUSE + "serial_numbers = [{ id = 1, item_unit = 5 }]\n", "serial_numbers[0].item_unit: unknown item unit 5"),
+        (WAREHOUSE + "serial_numbers = [{ id = 1, item_unit = 5 }]\n",
+         "serial_numbers[0].item_unit: unknown item unit 5"),
         (WAREHOUSE + "item_units = [{ id = 1, item_id = 1, unit_id = 1, available = -1 }]\n",
          "item_units[0].available: Input should be greater than or equal to 0"),
-        (WAREHOUSE + '[[loadings]]\nid = 1\nreference = "A"\nwarehouse = 2\n', "loadings[0].warehouse: unknown warehouse 2"),
+        (WAREHOUSE + '[[loadings]]\nid = 1\nreference = "A"\nwarehouse = 2\n',
+         "loadings[0].warehouse: unknown warehouse 2"),
         (WAREHOUSE + '[[loadings]]\nid = 1\nreference = "A"\nwarehouse = 1\n[[loadings]]\nid = 2\nreference = "A"\n'
          "warehouse = 1\n", "loadings[1].reference: reference 'A' is used twice"),
         ('warehouses = [{ id = 1, reference = "W", type = 3 }]\n', "warehouses[0].type: Input should be 1 or 2"),

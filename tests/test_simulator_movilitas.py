@@ -233,13 +233,16 @@ def test_token_and_channel_key_come_from_the_data() -> None:
     data = MovilitasData.model_validate({"tokens": ["t1", "t2"], "channel_keys": ["k"],
                                          "orders": [{"order_id": "A", "quantity": 1}]})
     with SimServer(MovilitasSim(data)) as server:
-        assert release(server.url, headers={"x-access-token": DEMO_TOKEN, "x-channel-key": "k"}, order="A").status_code == 401
-        assert release(server.url, headers={"Authorization": "Bearer t2", "x-channel-key": "k"}, order="A").json()["data"]
+        demo_token = {"x-access-token": DEMO_TOKEN, "x-channel-key": "k"}
+        assert release(server.url, headers=demo_token, order="A").status_code == 401
+        data_token = {"Authorization": "Bearer t2", "x-channel-key": "k"}
+        assert release(server.url, headers=data_token, order="A").json()["data"]
 
 
 # --- data files ----------------------------------------------------------------------------
 
-TWICE = 'tokens = ["t"]\nchannel_keys = ["k"]\n[[orders]]\norder_id = "A"\nquantity = 1\n[[orders]]\norder_id = "A"\nquantity = 2\n'
+TWICE = ('tokens = ["t"]\nchannel_keys = ["k"]\n'
+         '[[orders]]\norder_id = "A"\nquantity = 1\n[[orders]]\norder_id = "A"\nquantity = 2\n')
 
 
 @pytest.mark.parametrize(

@@ -120,7 +120,8 @@ def test_demo_toml_comment_table_lists_every_demo_code() -> None:
 def test_confirm_answers_the_work_order_in_the_document_shape(sim: tuple[ScantrustSim, str]) -> None:
     _, url = sim
     before = show(url, 4977).json()
-    assert (before["state"], before["codegen_status"], before["equipment"], before["substrate"]) == ("new", 1, None, None)
+    assert (before["state"], before["codegen_status"], before["equipment"], before["substrate"]) == (
+        "new", 1, None, None)
     body = confirm(url, 4977).json()
     assert set(body) == DOCUMENT_KEYS
     assert body["id"] == 4977
@@ -159,7 +160,8 @@ def test_a_work_order_may_become_ready_to_print(sim: tuple[ScantrustSim, str]) -
 
 def test_work_orders_from_the_data_show_their_codegen_status(sim: tuple[ScantrustSim, str]) -> None:
     url = sim[1]
-    assert [show(url, n).json()["codegen_status"] for n in (4979, 4990, 4991)] == [CODEGEN_NEW, CODEGEN_DONE, CODEGEN_NEW]
+    assert [show(url, n).json()["codegen_status"] for n in (4979, 4990, 4991)] == [
+        CODEGEN_NEW, CODEGEN_DONE, CODEGEN_NEW]
 
 
 @pytest.mark.parametrize(("sent", "stored"), [({"substrate": "74", "equipment": "214", "external_id": "3"}, "3"),
@@ -248,7 +250,8 @@ def test_not_new_work_orders_cannot_be_confirmed(sim: tuple[ScantrustSim, str]) 
     url = sim[1]
     for workorder, state in ((4990, "completed"), (4991, "cancelled")):
         response = confirm(url, workorder)
-        assert (response.status_code, response.json()) == (400, {"detail": f"Workorder {workorder} is {state} and cannot be confirmed."})
+        assert (response.status_code, response.json()) == (
+            400, {"detail": f"Workorder {workorder} is {state} and cannot be confirmed."})
 
 
 def test_unknown_paths_and_methods(sim: tuple[ScantrustSim, str]) -> None:

@@ -64,7 +64,8 @@ class Vendor:
 
 VENDORS = [
     Vendor("movilitas", MovilitasSim, "PATCH", RELEASE_PATH,
-           {"x-access-token": DEMO_TOKEN, "x-channel-key": DEMO_CHANNEL_KEY}, {"order_id": "Order143"}, 200, "message", 409),
+           {"x-access-token": DEMO_TOKEN, "x-channel-key": DEMO_CHANNEL_KEY}, {"order_id": "Order143"}, 200,
+           "message", 409),
     Vendor("scantrust", ScantrustSim, "PATCH", "/api/v2/workorders/4977/printer-confirm/",
            {"Authorization": f"UAT {SCANTRUST_TOKEN}"}, {"substrate": 74, "equipment": 214, "external_id": "x"}, 200,
            "detail", 400),
@@ -132,7 +133,8 @@ def test_faults_clear(running: tuple[Vendor, SimBase, str], clear: str) -> None:
         state = http.delete(url + "/__sim__/faults").json()
     else:
         state = http.post(url + "/__sim__/faults", json={"reset": True}).json()
-    assert state == {"status": None, "status_count": 0, "retry_after": None, "delay_s": 0.0, "delay_count": 0, "down": False}
+    assert state == {"status": None, "status_count": 0, "retry_after": None, "delay_s": 0.0, "delay_count": 0,
+                     "down": False}
     assert vendor.send(url).status_code == vendor.status
 
 
@@ -213,8 +215,10 @@ def test_kiosk_simulate_prints_where_and_serves_until_signal(vendor: Vendor, sig
 DATA_FILES = {
     "movilitas": 'tokens = ["t"]\nchannel_keys = ["k"]\n[[orders]]\norder_id = "X1"\nquantity = 2\n',
     "scantrust": ('tokens = [{ token = "t" }]\ncompanies = [{ id = 1 }]\nsubstrates = [{ id = 5 }]\n'
-                  'equipment = [{ id = 6 }]\n[[workorders]]\nid = 77\ncompany = 1\nprinting_partner = 1\nquantity = 1\n'),
-    "loadings": 'warehouses = [{ id = 1, reference = "W" }]\nitem_units = [{ id = 3, item_id = 1, unit_id = 1, available = 1 }]\n',
+                  'equipment = [{ id = 6 }]\n'
+                  '[[workorders]]\nid = 77\ncompany = 1\nprinting_partner = 1\nquantity = 1\n'),
+    "loadings": ('warehouses = [{ id = 1, reference = "W" }]\n'
+                 'item_units = [{ id = 3, item_id = 1, unit_id = 1, available = 1 }]\n'),
 }
 DATA_REQUESTS = {
     "movilitas": ("PATCH", RELEASE_PATH, {"x-access-token": "t", "x-channel-key": "k"}, {"order_id": "X1"}, 200),
@@ -247,7 +251,8 @@ def test_run_simulator_refuses_a_bad_data_file_with_one_line(
 ) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("colour = 1\n" + DATA_FILES[vendor.name], encoding="utf-8")
-    for data, message in [(bad, f"{bad}: colour: unknown key"), (tmp_path / "missing.toml", "simulator data file not found")]:
+    for data, message in [(bad, f"{bad}: colour: unknown key"),
+                          (tmp_path / "missing.toml", "simulator data file not found")]:
         assert run_simulator(vendor.name, 0, data) == 2
         out, err = capsys.readouterr()
         assert out == ""

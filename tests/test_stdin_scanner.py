@@ -77,5 +77,7 @@ def test_real_stdin_pipe_in_a_subprocess():
         "    print(type(e).__name__, getattr(e, 'text', getattr(e, 'state', '')))\n"
         "    if getattr(e, 'state', '') == 'ended': break\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], input=b"T-1\nT-2\n", capture_output=True, timeout=20, check=False, cwd=os.path.dirname(os.path.dirname(__file__)))
-    assert result.stdout.decode().split("\n")[:4] == ["StateEvent connected", "ScanEvent T-1", "ScanEvent T-2", "StateEvent ended"]
+    result = subprocess.run([sys.executable, "-c", code], input=b"T-1\nT-2\n", capture_output=True, timeout=20,
+                            check=False, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert result.stdout.decode().split("\n")[:4] == [
+        "StateEvent connected", "ScanEvent T-1", "ScanEvent T-2", "StateEvent ended"]

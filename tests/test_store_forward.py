@@ -18,10 +18,9 @@ from typing import Any, Callable
 
 import httpx
 import pytest
+from conftest import BurstSim, hold_code, order_code
 
 import kiosk.sender
-from kiosk.station.state import lead_label
-from conftest import BurstSim, hold_code, order_code
 from kiosk.config import load_config
 from kiosk.connectors.jobtrack import InvalidStationCode, JobTrackConnector
 from kiosk.journal import Journal
@@ -31,6 +30,7 @@ from kiosk.service import JournalDown
 from kiosk.simulators.jobtrack import JobTrackSim
 from kiosk.simulators.server import SimServer
 from kiosk.station import Scan
+from kiosk.station.state import lead_label
 
 QUEUED_TITLE = "Saved. Will be sent when the connection is back."
 
@@ -121,6 +121,15 @@ async def test_429_retry_after_seconds_is_honoured(burst_sim: BurstSim, write_co
         assert waited >= 0.95, f"sent again after {waited:.2f} s despite Retry-After: 1"
         assert len(burst_sim.recorder.arrivals) == 2
         assert burst_sim.recorder.arrivals[1][0] - burst_sim.recorder.arrivals[0][0] >= 0.95
+
+
+async def test_a_busy_server_is_shown_as_busy_with_when_it_is_sent(burst_sim: BurstSim, write_config) -> None:
+    """A 429 tells the operator the scan is saved and when it goes: "Busy, sending in N s"."""
+    fault(burst_sim.url, status=429, count=1, retry_after=30)
+    async with Kiosk(write_config(burst_sim.url)) as k:
+        result = await k.scan(order_code(1))
+        assert result.outcome == "queued" and result.title == "Busy, sending in 30 s"
+        assert result.details[:2] == ("1 waiting", "Server busy")
 
 
 async def test_429_retry_after_http_date_is_honoured(burst_sim: BurstSim, write_config) -> None:

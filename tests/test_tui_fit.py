@@ -137,7 +137,8 @@ async def parked(app, pilot, sim):
 
 
 async def unreadable(app, pilot, sim):
-    app.submit_event(UnreadableEvent("serial1", b"7254\xff\xfe", "decode_error", "The scanner sent bytes that are not text"))
+    app.submit_event(UnreadableEvent("serial1", b"7254\xff\xfe", "decode_error",
+                                     "The scanner sent bytes that are not text"))
     await last_is(app, pilot, Outcome.UNREADABLE)
     return Shown(("Scan not readable", "The scanner sent bytes that are not text"),
                  app.results[-1].scan)

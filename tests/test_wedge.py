@@ -91,7 +91,8 @@ def test_uses_the_injected_clock():
 
 
 @settings(max_examples=100, deadline=None)
-@given(text=st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=4, max_size=40), fast=st.floats(0.5, 29), slow=st.floats(31, 400))
+@given(text=st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=4, max_size=40),
+       fast=st.floats(0.5, 29), slow=st.floats(31, 400))
 def test_classification_follows_the_pace(text, fast, slow):
     assert WedgeDetector().feed_text(text + "\r", 0.0, fast)[0].source == "scanner"
     assert WedgeDetector().feed_text(text + "\r", 0.0, slow)[0].source == "manual"

@@ -17,7 +17,9 @@ known) with a body the kiosk will not read. "Sent" starts when the first byte of
 request headers is handed to the socket (httpcore's trace of ``send_request_headers``).
 
 ``read_json()`` parses an answer body without ever raising RecursionError or accepting
-invalid UTF-8; ``cap_field()`` cuts one vendor value to what a screen or journal row shows.
+invalid UTF-8; ``cap_field()`` cuts one vendor value to what a screen or journal row shows;
+``excerpt()`` shows the start of a body as one safe line; ``parse_retry_after()`` reads a
+``Retry-After`` header. ``path_segment()`` makes one value one percent-encoded URL path segment.
 ``split_credentials()`` moves the ``user:password@`` of a URL into a Basic
 ``Authorization`` value, so the URL httpx sends and logs carries no password (what is
 shown uses ``base.redact_url``).
@@ -27,13 +29,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import email.utils
 import json
 import re
 import zlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
+
+from devices.text import visible
 
 MAX_ANSWER_BYTES = 1024 * 1024
 """A vendor answer is a few KB: 1 MiB (after decompression) is generous."""
@@ -41,6 +48,8 @@ MAX_JSON_DEPTH = 32
 """Nesting deeper than this is refused before parsing (a check-in record is 1–2 levels)."""
 FIELD_MAX_CHARS = 200
 """One vendor value as shown on screen or written to the journal."""
+EXCERPT_CHARS = 120
+"""The start of an answer body shown in a message (``excerpt()``)."""
 ACCEPT_ENCODING = "gzip, deflate"
 """The encodings ``exchange()`` decodes itself; requests ask for nothing else."""
 _RAW_SLACK = 64 * 1024
@@ -331,6 +340,52 @@ def _check_depth(content: bytes, max_depth: int) -> None:
 def cap_field(value: str, limit: int = FIELD_MAX_CHARS) -> str:
     """``value`` cut to ``limit`` characters, the last one an ellipsis when anything was cut."""
     return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def excerpt(content: bytes, more: bool = False) -> str:
+    """The start of a body as one safe line of at most ``EXCERPT_CHARS`` characters (control
+    characters made visible), ending in "…" when anything was cut or ``more`` is true."""
+    head = content[: EXCERPT_CHARS * 4]
+    text = head.decode("utf-8", errors="replace")
+    shown = visible(text[:EXCERPT_CHARS])[:EXCERPT_CHARS]  # a control character shows as a few
+    cut = more or len(text) > len(shown) or len(content) > len(head)
+    return shown + ("…" if cut else "")
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP-date; None when unreadable."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+# --- URLs ------------------------------------------------------------------------------------
+
+
+class NotASegment(ValueError):
+    """A value that cannot be one URL path segment; ``str()`` says why, naming what it is."""
+
+
+def path_segment(value: str, what: str) -> str:
+    """``value`` (a ``what``, e.g. "work order id") as one percent-encoded path segment:
+    everything but RFC 3986 unreserved characters is encoded, ``%`` included. "", "." and ".."
+    and text that is not valid Unicode raise ``NotASegment``."""
+    if value in ("", ".", ".."):
+        shown = f"An empty {what}" if value == "" else f"{what[:1].upper()}{what[1:]} {value!r}"
+        raise NotASegment(f"{shown} cannot be sent: it is not a path segment")
+    try:
+        return quote(value, safe="", encoding="utf-8", errors="strict")
+    except UnicodeEncodeError:
+        raise NotASegment(f"The {what} cannot be sent: it is not valid Unicode text") from None
 
 
 # --- credentials in a URL --------------------------------------------------------------------

@@ -39,9 +39,6 @@ The token is never logged, never part of an exception message and not in ``repr(
 
 from __future__ import annotations
 
-import email.utils
-import logging
-import os
 import re
 import time
 from collections.abc import Mapping
@@ -49,7 +46,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote
 
 import httpx
 from pydantic import Field, field_validator, model_validator
@@ -61,7 +57,6 @@ from kiosk.connectors.base import (
     Answer,
     BackendConfig,
     BadAnswer,
-    ConnectorError,
     ConnectorPlugin,
     DisplayField,
     Probe,
@@ -70,27 +65,24 @@ from kiosk.connectors.base import (
     Request,
     Unreachable,
 )
+from kiosk.connectors.common import SecretUnavailable, exchange_failure, read_secret
 from kiosk.connectors.http import (
     BadBody,
     BoundedResponse,
-    DeadlineAfterSend,
-    DeadlineBeforeSend,
     ExchangeError,
-    TransportFailed,
+    NotASegment,
     UnreadableJson,
     cap_field,
+    excerpt,
     exchange,
+    parse_retry_after,
+    path_segment,
     read_json,
     split_credentials,
 )
-from kiosk.files import FileRefused, loose_permissions, read_small_file
-
-log = logging.getLogger(__name__)
 
 ENDPOINT = "/api/v2/job_track/stations/"
-EXCERPT_CHARS = 120
 MAX_DETAIL_LINES = 10
-TOKEN_FILE_MAX_BYTES = 64 * 1024
 SERVER = "the job-track server"
 STATION_NOT_FOUND = "Station not found"
 NOT_PERFORMED = "Checkin not performed"
@@ -182,78 +174,26 @@ class CheckedIn(Accepted):
         return tuple(DisplayField(key, label, value) for key, label, value in shown if value)
 
 
-class InvalidStationCode(ValueError):
+class InvalidStationCode(NotASegment):
     """A station code that cannot be one URL path segment ("", "." or ".."); nothing was sent."""
 
 
-class TokenUnavailable(ConnectorError):
-    """The backend's token source is missing or unusable; the message names the source only.
-
-    ``key`` is ``token_env`` or ``token_file``; ``advice`` says what to do."""
-
-    def __init__(self, key: str, message: str, advice: str) -> None:
-        super().__init__(message, key=key, advice=advice)
+TokenUnavailable = SecretUnavailable
+"""The backend's token source is missing or unusable (``key`` ``token_env`` or ``token_file``)."""
 
 
 def station_segment(code: str) -> str:
     """``code`` as one percent-encoded path segment; raise ``InvalidStationCode`` if impossible."""
-    if code in ("", ".", ".."):
-        shown = "empty" if code == "" else repr(code)
-        raise InvalidStationCode(f"Station code {shown} cannot be used: it is not a path segment")
     try:
-        return quote(code, safe="", encoding="utf-8", errors="strict")
-    except UnicodeEncodeError:
-        raise InvalidStationCode("Station code cannot be used: it is not valid Unicode text") from None
+        return path_segment(code, "station code")
+    except NotASegment as exc:
+        raise InvalidStationCode(str(exc)) from None
 
 
 def read_token(name: str, backend: JobTrackConfig) -> str | None:
-    """The API token from ``token_env`` or ``token_file``; None when neither is configured.
-
-    Raises ``TokenUnavailable`` naming the key and the source (never the token) with advice.
-    Only a regular file is read (a FIFO or device is refused, never opened for blocking
-    reads); a token file other users can read is used, with a warning in the log."""
-    if backend.token_env:
-        var = backend.token_env
-        token = os.environ.get(var, "").strip()
-        if not token:
-            raise TokenUnavailable(
-                "token_env", f"environment variable {var} is not set or empty (it must hold the API token)",
-                f"set {var} to the API token in the kiosk's environment (export {var}=..., or the service's "
-                "EnvironmentFile), then start again",
-            )
-        key, source = "token_env", f"environment variable {var}"
-    elif backend.token_file:
-        path = backend.token_file
-        fix_file = f"put the API token on the first line of {path}, readable only by the kiosk user (chmod 600)"
-        try:
-            lines = read_small_file(path, TOKEN_FILE_MAX_BYTES).decode("utf-8").splitlines()
-        except FileNotFoundError:
-            raise TokenUnavailable("token_file", f"token file {path} not found",
-                                   f"{fix_file}, or correct backends.{name}.token_file") from None
-        except PermissionError:
-            raise TokenUnavailable("token_file", f"cannot read token file {path} (permission denied)",
-                                   f"let the kiosk user read {path} (chown it to that user, chmod 600)") from None
-        except FileRefused as exc:
-            raise TokenUnavailable("token_file", f"token file {path} {exc}", fix_file) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-            raise TokenUnavailable("token_file", f"cannot read token file {path} ({reason})", fix_file) from None
-        token = lines[0].strip() if lines else ""
-        if not token:
-            raise TokenUnavailable("token_file", f"token file {path} is empty (the first line must hold the token)",
-                                   fix_file)
-        loose = loose_permissions(path)
-        if loose:
-            log.warning("backend %s: token file %s is not private (%s): run chmod 600 %s", name, path, loose, path)
-        key, source = "token_file", f"token file {path}"
-    else:
-        return None
-    if not all(0x21 <= ord(ch) <= 0x7E for ch in token):
-        raise TokenUnavailable(
-            key, f"the token in {source} has characters an HTTP header cannot carry (spaces, controls or non-ASCII)",
-            f"the {source} must hold only the token itself (no quotes, spaces or other text)",
-        )
-    return token
+    """The API token from ``token_env`` or ``token_file``; None when neither is configured
+    (``kiosk.connectors.common.read_secret``)."""
+    return read_secret(name, "token", backend.token_env, backend.token_file, what="API token")
 
 
 # --- reading answers -----------------------------------------------------------------------
@@ -286,31 +226,6 @@ def _zone(zone: str | None) -> timezone:
     digits = zone[1:].replace(":", "")
     offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
     return timezone(sign * offset)
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds from now: delta-seconds or an HTTP-date; None when unreadable."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _excerpt(content: bytes, more: bool = False) -> str:
-    """The start of a body as one safe line (control characters made visible)."""
-    head = content[: EXCERPT_CHARS * 4]
-    text = head.decode("utf-8", errors="replace")
-    shown = visible(text[:EXCERPT_CHARS])[:EXCERPT_CHARS]  # a control character shows as a few
-    cut = more or len(text) > len(shown) or len(content) > len(head)
-    return shown + ("…" if cut else "")
 
 
 def _text(value: Any) -> str:
@@ -393,14 +308,13 @@ def _status_words(status: int, reason: str) -> str:
     return f"The job-track server answered HTTP {status} {visible(cap_field(reason, 60))}".rstrip()
 
 
-def _bad(content: bytes, headers: httpx.Headers, status: int, message: str, *, unknown: bool = False,
-         more: bool = False) -> BadAnswer:
-    excerpt = _excerpt(content, more)
-    message = f"{message}: {excerpt}" if excerpt else f"{message} (empty body)"
+def _bad(content: bytes, headers: httpx.Headers, status: int, message: str, *, unknown: bool = False) -> BadAnswer:
+    shown = excerpt(content)
+    message = f"{message}: {shown}" if shown else f"{message} (empty body)"
     return BadAnswer(
         message=f"{message}; {MAY}" if unknown else message,
         http_status=status,
-        excerpt=excerpt,
+        excerpt=shown,
         retry_after_s=parse_retry_after(headers.get("Retry-After")),
         unknown=unknown,
     )
@@ -465,15 +379,8 @@ class JobTrackConnector:
         request = self._client.build_request("POST", self.station_url(station), json=body)
         try:
             answer = await exchange(self._client, request, deadline_s=self.backend.timeout_s)
-        except BadBody as exc:
-            if 200 <= exc.status < 300:
-                message = f"{SERVER.capitalize()} answered HTTP {exc.status} with an answer it cannot read " \
-                          f"({exc.message})"
-                return _bad(exc.head, exc.headers, exc.status, message, unknown=True, more=True)
-            return _bad(exc.head, exc.headers, exc.status, f"{_status_words(exc.status, exc.reason)} ({exc.message})",
-                        more=True)
         except ExchangeError as exc:
-            return self._unreachable(exc)
+            return self._failure(exc)
         return interpret(answer)
 
     async def probe(self, station: str | None = None) -> Probe:
@@ -500,7 +407,7 @@ class JobTrackConnector:
         except BadBody as exc:
             answer = BoundedResponse(exc.status, exc.reason, exc.headers, exc.head)
         except ExchangeError as exc:
-            return Probe(ok=False, message=self._unreachable(exc).message, extra=extra, problem="unreachable")
+            return Probe(ok=False, message=self._failure(exc).message, extra=extra, problem="unreachable")
         latency_ms = (time.perf_counter() - started) * 1000
         problem, message = self._judge_probe(answer, url, station, latency_ms)
         return Probe(ok=not problem, message=message, http_status=answer.status, latency_ms=latency_ms,
@@ -527,13 +434,13 @@ class JobTrackConnector:
         if refusal is not None:
             return "", (f"base URL and token accepted, station {shown} found "
                         f"(an empty check-in was refused as expected, {latency_ms:.0f} ms)")
-        excerpt = _excerpt(answer.content) or "(empty body)"
+        body = excerpt(answer.content) or "(empty body)"
         if status == 404:
             path = visible(url.raw_path.decode("ascii", "replace"))
             return "base_url", f"wrong base_url: {answered} for the check-in path {path}"
         if status >= 500 or status == 429:
-            return "server", f"server problem: {answered}: {excerpt}"
-        return "answer", f"{answered}, not like the job-track check-in API: {excerpt}"
+            return "server", f"server problem: {answered}: {body}"
+        return "answer", f"{answered}, not like the job-track check-in API: {body}"
 
     async def _reachable(self, started: float, extra: dict[str, str]) -> Probe:
         try:
@@ -543,7 +450,7 @@ class JobTrackConnector:
         except BadBody as exc:
             status = exc.status
         except ExchangeError as exc:
-            return Probe(ok=False, message=self._unreachable(exc).message, extra=extra, problem="unreachable")
+            return Probe(ok=False, message=self._failure(exc).message, extra=extra, problem="unreachable")
         latency_ms = (time.perf_counter() - started) * 1000
         message = (f"{SERVER} at {self._where} answers (HTTP {status}, {latency_ms:.0f} ms); "
                    "no profile uses this backend, so the token and a station were not checked")
@@ -552,21 +459,8 @@ class JobTrackConnector:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    def _unreachable(self, exc: ExchangeError) -> Unreachable:
-        seconds = f"{self.backend.timeout_s:g} s"
-        if isinstance(exc, DeadlineBeforeSend):
-            return Unreachable(f"Cannot connect to {SERVER} at {self._where} (no connection within {seconds})",
-                               sent=False)
-        if isinstance(exc, DeadlineAfterSend):
-            return Unreachable(f"The job-track server at {self._where} did not answer within {seconds}; {MAY}",
-                               sent=True)
-        reason = exc.reason if isinstance(exc, TransportFailed) else exc.message
-        if not exc.sent:
-            return Unreachable(f"Cannot connect to {SERVER} at {self._where} ({reason})", sent=False)
-        if reason == "the server closed the connection without answering":
-            return Unreachable(f"The job-track server at {self._where} closed the connection without answering; {MAY}",
-                               sent=True)
-        return Unreachable(f"The connection to {SERVER} at {self._where} failed ({reason}); {MAY}", sent=True)
+    def _failure(self, exc: ExchangeError) -> BadAnswer | Unreachable:
+        return exchange_failure(exc, server=SERVER, where=self._where, timeout_s=self.backend.timeout_s, may=MAY)
 
 
 def _build(name: str, config: JobTrackConfig, *, base_dir: Path | None = None,

@@ -52,7 +52,6 @@ Assumptions where ../shared/vendor-docs/loadings-api.txt is silent:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
@@ -83,6 +82,8 @@ from kiosk.connectors.base import (
     Step,
     Unreachable,
 )
+from kiosk.connectors.common import exchange_failure
+from kiosk.connectors.http import BoundedResponse, ExchangeError, excerpt, exchange, parse_retry_after
 
 ACTION = "loading"
 COMMANDS = frozenset({"SUBMIT", "CANCEL", "UNDO", "QTY"})
@@ -95,7 +96,6 @@ MAX_REFERENCE = 255
 SHOWN_LINES = 6
 """The draft's most recent lines shown with each reply; the total counts them all."""
 DESCRIPTION_CHARS = 300
-EXCERPT_CHARS = 120
 PROBE_REFERENCE = "kiosk-probe-no-such-loading"
 SERVER = "the Loadings server"
 
@@ -649,15 +649,8 @@ class Loaded(Accepted):
         return tuple(DisplayField(key, label, value) for key, label, value in shown if value)
 
 
-@dataclass(frozen=True)
-class _Exchange:
-    """An answer read whole: status, headers and at most ``MAX_ANSWER_BYTES`` of body (the
-    shape of ``kiosk.connectors.http.BoundedResponse``, which replaces it once it is on main)."""
-
-    status: int
-    reason: str
-    headers: httpx.Headers
-    content: bytes
+_Exchange = BoundedResponse
+"""An answer read whole (``kiosk.connectors.http.BoundedResponse``)."""
 
 
 def _text(value: Any) -> str:
@@ -669,15 +662,6 @@ def _json(body: bytes) -> tuple[bool, Any]:
         return True, json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return False, None
-
-
-def _excerpt(body: bytes) -> str:
-    text = body[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
-    return visible(text[:EXCERPT_CHARS]) + ("…" if len(text) > EXCERPT_CHARS or len(body) > EXCERPT_CHARS * 4 else "")
-
-
-def _retry_after(value: str | None) -> float | None:
-    return float(value) if value is not None and value.strip().isdigit() else None
 
 
 def _loaded(data: Mapping[str, Any], status: int, upsert: bool) -> Loaded:
@@ -723,10 +707,10 @@ def interpret(answer: _Exchange, upsert: bool, again: bool = False) -> Answer:
 
 
 def _bad(answer: _Exchange, message: str, *, unknown: bool = False) -> BadAnswer:
-    excerpt = _excerpt(answer.content)
-    return BadAnswer(message=f"{message}: {excerpt}" if excerpt else f"{message} (empty body)",
-                     http_status=answer.status, excerpt=excerpt, unknown=unknown,
-                     retry_after_s=_retry_after(answer.headers.get("Retry-After")))
+    shown = excerpt(answer.content)
+    return BadAnswer(message=f"{message}: {shown}" if shown else f"{message} (empty body)",
+                     http_status=answer.status, excerpt=shown, unknown=unknown,
+                     retry_after_s=parse_retry_after(answer.headers.get("Retry-After")))
 
 
 # --- the connector --------------------------------------------------------------------------
@@ -796,7 +780,7 @@ class LoadingsConnector:
         if isinstance(answer, BadAnswer):
             return Probe(ok=False, message=answer.message, extra=extra, problem="answer")
         said = f"{self._where} answered HTTP {answer.status} {answer.reason}".rstrip()
-        body = _excerpt(answer.content) or "(empty body)"
+        body = excerpt(answer.content) or "(empty body)"
         is_json, data = _json(answer.content)
         refusal = _refusal(data, answer.status) if is_json else None
         if (answer.status == 404 and refusal is not None) or answer.status == 200:
@@ -818,51 +802,15 @@ class LoadingsConnector:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def _exchange(self, request: httpx.Request) -> _Exchange | Unreachable | BadAnswer:
-        """Every HTTP call of this connector: at most ``timeout_s`` for the whole exchange and
-        ``MAX_ANSWER_BYTES`` of answer."""
-        sent = False
+    async def _exchange(self, request: httpx.Request) -> BoundedResponse | Unreachable | BadAnswer:
+        """Every HTTP call of this connector: ``kiosk.connectors.http.exchange`` with ``timeout_s``
+        as the whole-exchange deadline and at most ``MAX_ANSWER_BYTES`` of (decompressed) answer."""
         try:
-            async with asyncio.timeout(self.backend.timeout_s):
-                response = await self._client.send(request, stream=True)
-                sent = True
-                try:
-                    body = bytearray()
-                    async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > MAX_ANSWER_BYTES:
-                            return BadAnswer(f"{SERVER} sent an answer larger than {MAX_ANSWER_BYTES} bytes",
-                                             http_status=response.status_code, unknown=response.is_success)
-                finally:
-                    await response.aclose()
-        except TimeoutError:
-            return self._unreachable(None, sent=True)
-        except httpx.TransportError as exc:
-            return self._unreachable(exc, sent=sent)
-        return _Exchange(response.status_code, response.reason_phrase, response.headers, bytes(body))
-
-    def _unreachable(self, exc: httpx.TransportError | None, *, sent: bool) -> Unreachable:
-        seconds = f"{self.backend.timeout_s:g} s"
-        if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
-            return Unreachable(f"Cannot connect to {SERVER} at {self._where} (no answer within {seconds})")
-        if isinstance(exc, httpx.ConnectError):
-            return Unreachable(f"Cannot connect to {SERVER} at {self._where} ({_reason(exc)})")
-        may = "the loading may or may not have been stored"
-        if exc is None or isinstance(exc, httpx.TimeoutException):
-            return Unreachable(f"{SERVER} at {self._where} did not answer within {seconds}; {may}", sent=True)
-        return Unreachable(f"The connection to {SERVER} at {self._where} failed ({_reason(exc)}); {may}", sent=True)
-
-
-def _reason(exc: BaseException) -> str:
-    """Plain words for a network failure, from the exception or what caused it."""
-    cause: BaseException | None = exc
-    for _ in range(8):
-        if cause is None:
-            break
-        if isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower():
-            return "connection refused"
-        cause = cause.__cause__ or cause.__context__
-    return visible(str(exc))[:EXCERPT_CHARS] or type(exc).__name__
+            return await exchange(self._client, request, deadline_s=self.backend.timeout_s,
+                                  max_bytes=MAX_ANSWER_BYTES)
+        except ExchangeError as exc:
+            return exchange_failure(exc, server=SERVER, where=self._where, timeout_s=self.backend.timeout_s,
+                                    may="the loading may or may not have been stored")
 
 
 def _build(name: str, config: LoadingsConfig, *, base_dir: Path | None = None,

@@ -50,7 +50,6 @@ Token and channel key are never logged, never part of a message and not in ``rep
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -61,14 +60,12 @@ from typing import Any, Literal, Mapping
 import httpx
 from pydantic import model_validator
 
-from devices.text import visible
 from kiosk.connectors.base import (
     Accepted,
     ActionSpec,
     Answer,
     BackendConfig,
     BadAnswer,
-    ConnectorError,
     ConnectorPlugin,
     DisplayField,
     LocalReply,
@@ -79,21 +76,20 @@ from kiosk.connectors.base import (
     Step,
     Unreachable,
 )
+from kiosk.connectors.common import SecretUnavailable as SecretUnavailable  # raised by read_secret
+from kiosk.connectors.common import exchange_failure, read_secret
 from kiosk.connectors.http import (
     FIELD_MAX_CHARS,
-    BadBody,
     BoundedResponse,
-    DeadlineAfterSend,
-    DeadlineBeforeSend,
     ExchangeError,
-    TransportFailed,
     UnreadableJson,
     cap_field,
+    excerpt,
     exchange,
+    parse_retry_after,
     read_json,
     split_credentials,
 )
-from kiosk.connectors.jobtrack import parse_retry_after
 
 RELEASE_ENDPOINT = "/v1/manufacturer/v2/api/packaging_order/release_to_line"
 SERVER = "the Movilitas server"
@@ -101,7 +97,6 @@ THE_SERVER = "The Movilitas server"
 MAY = "the order may or may not have been released: scan it again to see its status"
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
 """A release of 100 000 serial numbers is about 2.5 MB of JSON."""
-EXCERPT_CHARS = 120
 SERIALS_SHOWN = 60
 NO_HTTP = 0
 """``http_status`` of an answer the kiosk gave itself."""
@@ -137,51 +132,6 @@ class MovilitasConfig(BackendConfig):
             raise ValueError("base_url carries user:password and the token goes in the Authorization header "
                              'too: use one of them (or token_header = "x-access-token")')
         return self
-
-
-class SecretUnavailable(ConnectorError):
-    """A token or channel key source that is missing or unusable; the message names the source only.
-
-    ``key`` is the config key at fault (e.g. ``channel_key_file``); ``advice`` says what to do."""
-
-    def __init__(self, key: str, message: str, advice: str) -> None:
-        super().__init__(message, key=key, advice=advice)
-
-
-def read_secret(name: str, what: str, key: str, env: str | None, path: Path | None) -> str | None:
-    """The secret ``what`` (e.g. "channel key") from the environment variable ``env`` or the first
-    line of ``path``; None when neither is configured. ``key`` is the config keys' stem
-    (``token``, ``channel_key``)."""
-    if env:
-        secret = os.environ.get(env, "").strip()
-        if not secret:
-            raise SecretUnavailable(f"{key}_env", f"environment variable {env} is not set or empty "
-                                    f"(it must hold the {what})",
-                                    f"set {env} to the {what} in the kiosk's environment, then start again")
-        key, source = f"{key}_env", f"environment variable {env}"
-    elif path:
-        key = f"{key}_file"
-        fix_file = f"put the {what} on the first line of {path}, readable only by the kiosk user (chmod 600)"
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            raise SecretUnavailable(key, f"{what} file {path} not found",
-                                    f"{fix_file}, or correct backends.{name}.{key}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-            raise SecretUnavailable(key, f"cannot read {what} file {path} ({reason})", fix_file) from None
-        secret = lines[0].strip() if lines else ""
-        if not secret:
-            raise SecretUnavailable(key, f"{what} file {path} is empty (the first line must hold the {what})",
-                                    fix_file)
-        source = f"{what} file {path}"
-    else:
-        return None
-    if not all(0x21 <= ord(ch) <= 0x7E for ch in secret):
-        raise SecretUnavailable(key, f"the {what} in {source} has characters an HTTP header cannot carry "
-                                "(spaces, controls or non-ASCII)",
-                                f"the {source} must hold only the {what} itself (no quotes, spaces or other text)")
-    return secret
 
 
 # --- answers ---------------------------------------------------------------------------------
@@ -231,13 +181,6 @@ _WRONG_STATUS = re.compile(r"Packaging order (?P<order>.*) is in status: (?P<sta
 _WRONG_STATUS_ADVICE = ("The packaging order is in the status returned by the system and cannot be released. "
                         "The packaging order must be in Pending release status by assigning serials to the "
                         "packaging order.")
-
-
-def _excerpt(content: bytes) -> str:
-    """The start of a body as one safe line (control characters made visible)."""
-    text = content[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
-    cut = len(text) > EXCERPT_CHARS or len(content) > EXCERPT_CHARS * 4
-    return visible(text[:EXCERPT_CHARS]) + ("…" if cut else "")
 
 
 def _json(content: bytes) -> tuple[bool, Any]:
@@ -384,9 +327,9 @@ class MovilitasConnector:
         self.name = name
         self.backend = backend
         self._where = backend.display_url
-        token = read_secret(name, "token", "token", backend.token_env, backend.token_file)
-        channel_key = read_secret(name, "channel key", "channel_key", backend.channel_key_env,
-                                  backend.channel_key_file)
+        token = read_secret(name, "token", backend.token_env, backend.token_file, what="token")
+        channel_key = read_secret(name, "channel_key", backend.channel_key_env, backend.channel_key_file,
+                                  what="channel key")
         url, basic = split_credentials(backend.base_url)
         headers = {"Accept": "application/json", "User-Agent": "kiosk-movilitas"}
         if basic is not None:
@@ -464,9 +407,9 @@ class MovilitasConnector:
         return ()
 
     def _bad(self, reply: BoundedResponse, message: str, *, unknown: bool = False) -> BadAnswer:
-        excerpt = _excerpt(reply.content)
-        return BadAnswer(message=f"{message}: {excerpt}" if excerpt else f"{message} (empty body)",
-                         http_status=reply.status, excerpt=excerpt,
+        shown = excerpt(reply.content)
+        return BadAnswer(message=f"{message}: {shown}" if shown else f"{message} (empty body)",
+                         http_status=reply.status, excerpt=shown,
                          retry_after_s=parse_retry_after(reply.headers.get("Retry-After")), unknown=unknown)
 
     # --- the wire ----------------------------------------------------------------------------
@@ -476,26 +419,8 @@ class MovilitasConnector:
         as the whole-exchange deadline and at most ``MAX_ANSWER_BYTES`` of answer."""
         try:
             return await exchange(self._client, request, deadline_s=self.backend.timeout_s, max_bytes=MAX_ANSWER_BYTES)
-        except BadBody as exc:
-            unknown = 200 <= exc.status < 300
-            excerpt = _excerpt(exc.head)
-            message = (f"{THE_SERVER} answered HTTP {exc.status} with an answer the kiosk will not read "
-                       f"({exc.message})" + (f": {excerpt}" if excerpt else "") + (f"; {MAY}" if unknown else ""))
-            return BadAnswer(message, http_status=exc.status, excerpt=excerpt, unknown=unknown,
-                             retry_after_s=parse_retry_after(exc.headers.get("Retry-After")))
         except ExchangeError as exc:
-            return self._unreachable(exc)
-
-    def _unreachable(self, exc: ExchangeError) -> Unreachable:
-        seconds = f"{self.backend.timeout_s:g} s"
-        if isinstance(exc, DeadlineBeforeSend):
-            return Unreachable(f"Cannot connect to {SERVER} at {self._where} (no connection within {seconds})")
-        if isinstance(exc, DeadlineAfterSend):
-            return Unreachable(f"{THE_SERVER} at {self._where} did not answer within {seconds}; {MAY}", sent=True)
-        reason = exc.reason if isinstance(exc, TransportFailed) else exc.message
-        if not exc.sent:
-            return Unreachable(f"Cannot connect to {SERVER} at {self._where} ({reason})")
-        return Unreachable(f"The connection to {SERVER} at {self._where} failed ({reason}); {MAY}", sent=True)
+            return exchange_failure(exc, server=SERVER, where=self._where, timeout_s=self.backend.timeout_s, may=MAY)
 
     async def probe(self, station: str | None = None) -> Probe:
         """Send the release request with ``{}``: refused by validation, it proves address, token and key.
@@ -513,7 +438,7 @@ class MovilitasConnector:
         answered = f"{THE_SERVER} at {self._where} answered HTTP {reply.status} {reply.reason}".rstrip()
         common: dict[str, Any] = dict(http_status=reply.status, latency_ms=latency_ms, extra=extra)
         if reply.status >= 500 or reply.status == 429:
-            return Probe(ok=False, message=f"{answered}: {_excerpt(reply.content)}", problem="server", **common)
+            return Probe(ok=False, message=f"{answered}: {excerpt(reply.content)}", problem="server", **common)
         error = vendor_error(reply) if 400 <= reply.status < 500 else None
         key = error.message.strip().rstrip(".").lower() if error else ""
         if key in ("validation error", "request body could not be parsed"):
@@ -524,7 +449,7 @@ class MovilitasConnector:
             message = f'{answered}: "{error.message}". ' + " ".join(advice(error) + self._hint(error))
             return Probe(ok=False, message=message.rstrip(), problem="token" if credentials else "answer", **common)
         return Probe(ok=False, message=f"{answered}, not like the Movilitas release API: "
-                                       f"{_excerpt(reply.content) or '(empty body)'}",
+                                       f"{excerpt(reply.content) or '(empty body)'}",
                      problem="base_url" if reply.status == 404 else "answer", **common)
 
     async def aclose(self) -> None:

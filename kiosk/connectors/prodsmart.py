@@ -63,7 +63,6 @@ from __future__ import annotations
 
 import base64
 import math
-import os
 import re
 import time
 from collections import deque
@@ -84,7 +83,6 @@ from kiosk.connectors.base import (
     Answer,
     BackendConfig,
     BadAnswer,
-    ConnectorError,
     ConnectorPlugin,
     DisplayField,
     Done,
@@ -96,14 +94,15 @@ from kiosk.connectors.base import (
     Step,
     Unreachable,
 )
+from kiosk.connectors.common import SecretUnavailable, exchange_failure, read_secret
 from kiosk.connectors.http import (
-    BadBody,
     BoundedResponse,
     ExchangeError,
-    TransportFailed,
     UnreadableJson,
     cap_field,
     exchange,
+    parse_retry_after,
+    path_segment,
     read_json,
     split_credentials,
 )
@@ -117,6 +116,7 @@ SHORT_MESSAGE_MAX = 140
 RATE_WINDOW_S = 60.0
 MESSAGE_MAX_CHARS = 200
 TOKEN_PARAM = "access_token"
+MAY = "it may or may not have recorded the scan"
 _TOKEN_FLAG = "kiosk.prodsmart.access_token"
 """Request extension asking ``_TokenTransport`` to add the token (the flag, never the token)."""
 
@@ -157,39 +157,18 @@ class ProdsmartConfig(BackendConfig):
         return self
 
 
-class CredentialUnavailable(ConnectorError):
-    """The API key or secret cannot be read; the message names the source, never the value."""
+CredentialUnavailable = SecretUnavailable
+"""The API key or secret cannot be read; the message names the source, never the value."""
 
 
-def read_credential(backend: ProdsmartConfig, what: Literal["key", "secret"]) -> str:
-    """The API key or secret from its ``*_env`` or ``*_file``; ``CredentialUnavailable`` says why not."""
+def read_credential(name: str, backend: ProdsmartConfig, what: Literal["key", "secret"]) -> str:
+    """The API key or secret from its ``*_env`` or ``*_file`` (``kiosk.connectors.common.read_secret``;
+    a key holds no ':', which ends the key in HTTP Basic)."""
     env, file = getattr(backend, f"{what}_env"), getattr(backend, f"{what}_file")
-    if env:
-        value = os.environ.get(env, "").strip()
-        if not value:
-            raise CredentialUnavailable(
-                f"environment variable {env} is not set or empty (it must hold the Prodsmart API {what})",
-                key=f"{what}_env", advice=f"set {env} to the API {what} in the kiosk's environment, then start again")
-        source, key = f"environment variable {env}", f"{what}_env"
-    else:
-        path = Path(file)
-        fix = f"put the API {what} on the first line of {path}, readable only by the kiosk user (chmod 600)"
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            raise CredentialUnavailable(f"{what} file {path} not found", key=f"{what}_file", advice=fix) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-            raise CredentialUnavailable(f"cannot read {what} file {path} ({reason})", key=f"{what}_file",
-                                        advice=fix) from None
-        value = lines[0].strip() if lines else ""
-        if not value:
-            raise CredentialUnavailable(f"{what} file {path} is empty", key=f"{what}_file", advice=fix)
-        source, key = f"{what} file {path}", f"{what}_file"
-    if not all(0x20 < ord(ch) < 0x7F for ch in value) or (what == "key" and ":" in value):
-        raise CredentialUnavailable(f"the API {what} in {source} has characters it cannot hold "
-                                    "(spaces, controls, non-ASCII, or ':' in a key)", key=key,
-                                    advice=f"the {source} must hold only the API {what} itself")
+    value = read_secret(name, what, env, file, what=f"Prodsmart API {what}", forbid=":" if what == "key" else "")
+    if value is None:  # ProdsmartConfig requires one source of each
+        raise CredentialUnavailable(f"{what}_env", f"no source for the Prodsmart API {what}",
+                                    f"give {what}_env or {what}_file")
     return value
 
 
@@ -531,19 +510,6 @@ def vendor_message(reply: BoundedResponse) -> str:
     return cap_field(text, MESSAGE_MAX_CHARS) if text else f"HTTP {reply.status} {reply.reason}".strip()
 
 
-def retry_after(reply: BoundedResponse) -> float | None:
-    """``Retry-After`` in whole seconds (the document's form); None when absent or unreadable."""
-    value = reply.headers.get("Retry-After", "").strip()
-    return float(value) if value.isdigit() else None
-
-
-def _segment(value: str) -> str:
-    """``value`` as one percent-encoded path segment ("", "." and ".." cannot be one)."""
-    if value in ("", ".", ".."):
-        raise ValueError(f"{value!r} cannot be a URL path segment")
-    return quote(value, safe="")
-
-
 # --- the token, below the logging ----------------------------------------------------------
 
 
@@ -619,7 +585,7 @@ class ProdsmartConnector:
         self.name = name
         self.backend = backend
         self._where = backend.display_url
-        pair = f"{read_credential(backend, 'key')}:{read_credential(backend, 'secret')}".encode()
+        pair = f"{read_credential(name, backend, 'key')}:{read_credential(name, backend, 'secret')}".encode()
         self._secrets = _Secrets("Basic " + base64.b64encode(pair).decode("ascii"))
         self._clock = clock
         self._window = _Window(backend.max_requests_per_minute, clock)
@@ -652,7 +618,7 @@ class ProdsmartConnector:
         raise ValueError(f"the Prodsmart connector has no action {request.action!r}")
 
     async def _production_order(self, request: Request) -> Answer:
-        path = ORDERS_PATH + _segment(request.identifier)
+        path = ORDERS_PATH + path_segment(request.identifier, "order id")
         if request.command is None:
             reply = await self._api("GET", path)
             if reply.status == 200:
@@ -709,7 +675,8 @@ class ProdsmartConnector:
         kind = request.params.get("type")
         if running == 0:
             body["type"] = kind
-        reply = await self._api("POST", MACHINES_PATH + _segment(request.station) + "/startstop", body)
+        path = MACHINES_PATH + path_segment(request.station, "machine code") + "/startstop"
+        reply = await self._api("POST", path, body)
         if 200 <= reply.status < 300:
             state = "running" if running == 1 else f"stopped — {kind}"
             return Done("Machine running" if running == 1 else "Machine stopped",
@@ -742,7 +709,7 @@ class ProdsmartConnector:
         return Counted(machine=machine, count=known.get("count"), waste=waste, title=title, http_status=status)
 
     async def _count(self, machine: str, entries: list[_Entry], request: Request, *, split: bool) -> Answer:
-        path = MACHINES_PATH + _segment(machine) + "/counter"
+        path = MACHINES_PATH + path_segment(machine, "machine code") + "/counter"
         reply = await self._api("POST", path, _counter_body(entries))
         if 200 <= reply.status < 300:
             self._learn_answer(machine, entries, reply)
@@ -808,11 +775,12 @@ class ProdsmartConnector:
         status = reply.status
         message = vendor_message(reply)
         if status == 429:
-            wait = retry_after(reply)
+            wait = parse_retry_after(reply.headers.get("Retry-After"))
             shown = f"sending in {wait:.0f} s" if wait is not None else "sending later"
             return BadAnswer(f"{SERVER} is busy (more than its requests per minute): {shown}", 429, message, wait)
         if status >= 500:
-            return BadAnswer(f"{SERVER} answered HTTP {status}: {message}", status, message, retry_after(reply))
+            return BadAnswer(f"{SERVER} answered HTTP {status}: {message}", status, message,
+                             parse_retry_after(reply.headers.get("Retry-After")))
         if status in _REFUSALS:
             return Rejected(_REFUSALS[status], (message,), status)
         if status in (401, 403):
@@ -905,16 +873,13 @@ class ProdsmartConnector:
         request = self._client.build_request(method, url, json=body, headers=headers, extensions=extensions)
         try:
             answer = await exchange(self._client, request, deadline_s=self.backend.timeout_s)
-        except BadBody as exc:
-            self._window.note()
-            raise _Stop(BadAnswer(f"{SERVER} answered HTTP {exc.status} with an answer the kiosk will not read "
-                                  f"({exc.message})", exc.status, unknown=200 <= exc.status < 300 and method != "GET")
-                        ) from None
         except ExchangeError as exc:
             if exc.sent:
                 self._window.note()
-            reason = exc.reason if isinstance(exc, TransportFailed) else exc.message
-            raise _Stop(self._no_answer(reason, sent=exc.sent)) from None
+            failure = exchange_failure(exc, server=SERVER, where=self._where, timeout_s=self.backend.timeout_s, may=MAY)
+            if isinstance(failure, BadAnswer) and method == "GET":  # a look-up records nothing
+                failure = replace(failure, unknown=False)
+            raise _Stop(failure) from None
         self._window.note()
         token = self._secrets.token
         if with_token and token:  # a vendor that echoes the URL in an error must not show the token
@@ -923,12 +888,6 @@ class ProdsmartConnector:
                 content = content.replace(form.encode("ascii"), b"<access token>")
             answer = replace(answer, content=content)
         return answer
-
-    def _no_answer(self, reason: str, *, sent: bool) -> Unreachable:
-        if sent:
-            return Unreachable(f"No answer from {SERVER} at {self._where} ({reason}); it may or may not have "
-                               "recorded the scan", sent=True)
-        return Unreachable(f"Cannot connect to {SERVER} at {self._where} ({reason})", sent=False)
 
     # --- health ----------------------------------------------------------------------
 

@@ -41,7 +41,8 @@ def _load() -> tuple[dict[str, ConnectorPlugin], tuple[str, ...]]:
             problems.append(f"connector {ep.name!r} ({ep.value}) is not a ConnectorPlugin")
             continue
         if plugin.vendor in plugins:
-            problems.append(f"connector {ep.name!r}: vendor {plugin.vendor!r} is registered twice; the first one is used")
+            problems.append(f"connector {ep.name!r}: vendor {plugin.vendor!r} is registered twice; "
+                            "the first one is used")
             continue
         plugins[plugin.vendor] = plugin
     for problem in problems:

@@ -50,14 +50,12 @@ The token is never logged, never part of a message and not in ``repr()``.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Mapping, NamedTuple
-from urllib.parse import quote
 
 import httpx
 from pydantic import Field, field_validator, model_validator
@@ -69,7 +67,6 @@ from kiosk.connectors.base import (
     Answer,
     BackendConfig,
     BadAnswer,
-    ConnectorError,
     ConnectorPlugin,
     DisplayField,
     LocalReply,
@@ -80,20 +77,20 @@ from kiosk.connectors.base import (
     Step,
     Unreachable,
 )
+from kiosk.connectors.common import SecretUnavailable, exchange_failure, read_secret
 from kiosk.connectors.http import (
-    BadBody,
     BoundedResponse,
-    DeadlineAfterSend,
-    DeadlineBeforeSend,
     ExchangeError,
-    TransportFailed,
+    NotASegment,
     UnreadableJson,
     cap_field,
+    excerpt,
     exchange,
+    parse_retry_after,
+    path_segment,
     read_json,
     split_credentials,
 )
-from kiosk.connectors.jobtrack import parse_retry_after
 
 WORKORDERS = "/api/v2/workorders/"
 CONFIRM_SUFFIX = "/printer-confirm/"
@@ -101,7 +98,6 @@ SERVER = "the Scantrust server"
 THE_SERVER = "The Scantrust server"
 MAY = "the work order may or may not have been confirmed"
 MAX_ANSWER_BYTES = 1024 * 1024
-EXCERPT_CHARS = 120
 MAX_EXTERNAL_ID = 255
 NO_HTTP = 0
 """``http_status`` of an answer the kiosk gave itself."""
@@ -160,63 +156,18 @@ class ScantrustConfig(BackendConfig):
         return self
 
 
-class TokenUnavailable(ConnectorError):
-    """The backend's token source is missing or unusable; the message names the source only.
-
-    ``key`` is ``token_env`` or ``token_file``; ``advice`` says what to do."""
-
-    def __init__(self, key: str, message: str, advice: str) -> None:
-        super().__init__(message, key=key, advice=advice)
+TokenUnavailable = SecretUnavailable
+"""The backend's token source is missing or unusable (``key`` ``token_env`` or ``token_file``)."""
 
 
 def read_token(name: str, backend: ScantrustConfig) -> str | None:
     """The UAT token from ``token_env`` or ``token_file``; None when neither is configured."""
-    if backend.token_env:
-        var = backend.token_env
-        token = os.environ.get(var, "").strip()
-        if not token:
-            raise TokenUnavailable("token_env", f"environment variable {var} is not set or empty "
-                                   "(it must hold the UAT token)",
-                                   f"set {var} to the UAT token in the kiosk's environment, then start again")
-        key, source = "token_env", f"environment variable {var}"
-    elif backend.token_file:
-        path = backend.token_file
-        fix_file = f"put the UAT token on the first line of {path}, readable only by the kiosk user (chmod 600)"
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            raise TokenUnavailable("token_file", f"token file {path} not found",
-                                   f"{fix_file}, or correct backends.{name}.token_file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-            raise TokenUnavailable("token_file", f"cannot read token file {path} ({reason})", fix_file) from None
-        token = lines[0].strip() if lines else ""
-        if not token:
-            raise TokenUnavailable("token_file", f"token file {path} is empty (the first line must hold the token)",
-                                   fix_file)
-        key, source = "token_file", f"token file {path}"
-    else:
-        return None
-    if not all(0x21 <= ord(ch) <= 0x7E for ch in token):
-        raise TokenUnavailable(key, f"the token in {source} has characters an HTTP header cannot carry "
-                               "(spaces, controls or non-ASCII)",
-                               f"the {source} must hold only the token itself (no quotes, spaces or other text)")
-    return token
-
-
-class NotASegment(ValueError):
-    """A work order id that cannot be one URL path segment; ``str()`` says why."""
+    return read_secret(name, "token", backend.token_env, backend.token_file, what="UAT token")
 
 
 def workorder_segment(workorder: str) -> str:
     """``workorder`` as one percent-encoded path segment; ``NotASegment`` when impossible."""
-    if workorder in ("", ".", ".."):
-        shown = "An empty work order id" if workorder == "" else f"Work order id {workorder!r}"
-        raise NotASegment(f"{shown} cannot be sent: it is not a path segment")
-    try:
-        return quote(workorder, safe="", encoding="utf-8", errors="strict")
-    except UnicodeEncodeError:
-        raise NotASegment("The work order id cannot be sent: it is not valid Unicode text") from None
+    return path_segment(workorder, "work order id")
 
 
 # --- answers ---------------------------------------------------------------------------------
@@ -261,13 +212,6 @@ def _text(value: Any) -> str:
     if value is None or isinstance(value, (dict, list)):
         return ""
     return cap_field(value if isinstance(value, str) else str(value))
-
-
-def _excerpt(content: bytes) -> str:
-    """The start of a body as one safe line (control characters made visible)."""
-    text = content[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
-    cut = len(text) > EXCERPT_CHARS or len(content) > EXCERPT_CHARS * 4
-    return visible(text[:EXCERPT_CHARS]) + ("…" if cut else "")
 
 
 def _json(content: bytes) -> tuple[bool, Any]:
@@ -547,9 +491,9 @@ class ScantrustConnector:
         return Rejected("Confirmation refused", lines + hint, status)
 
     def _bad(self, reply: BoundedResponse, message: str, *, unknown: bool = False) -> BadAnswer:
-        excerpt = _excerpt(reply.content)
-        return BadAnswer(message=f"{message}: {excerpt}" if excerpt else f"{message} (empty body)",
-                         http_status=reply.status, excerpt=excerpt,
+        shown = excerpt(reply.content)
+        return BadAnswer(message=f"{message}: {shown}" if shown else f"{message} (empty body)",
+                         http_status=reply.status, excerpt=shown,
                          retry_after_s=parse_retry_after(reply.headers.get("Retry-After")), unknown=unknown)
 
     # --- the wire ----------------------------------------------------------------------------
@@ -559,26 +503,8 @@ class ScantrustConnector:
         as the whole-exchange deadline and at most ``MAX_ANSWER_BYTES`` of answer."""
         try:
             return await exchange(self._client, request, deadline_s=self.backend.timeout_s, max_bytes=MAX_ANSWER_BYTES)
-        except BadBody as exc:
-            unknown = 200 <= exc.status < 300
-            excerpt = _excerpt(exc.head)
-            message = (f"{THE_SERVER} answered HTTP {exc.status} with an answer the kiosk will not read "
-                       f"({exc.message})" + (f": {excerpt}" if excerpt else "") + (f"; {MAY}" if unknown else ""))
-            return BadAnswer(message, http_status=exc.status, excerpt=excerpt, unknown=unknown,
-                             retry_after_s=parse_retry_after(exc.headers.get("Retry-After")))
         except ExchangeError as exc:
-            return self._unreachable(exc)
-
-    def _unreachable(self, exc: ExchangeError) -> Unreachable:
-        seconds = f"{self.backend.timeout_s:g} s"
-        if isinstance(exc, DeadlineBeforeSend):
-            return Unreachable(f"Cannot connect to {SERVER} at {self._where} (no connection within {seconds})")
-        if isinstance(exc, DeadlineAfterSend):
-            return Unreachable(f"{THE_SERVER} at {self._where} did not answer within {seconds}; {MAY}", sent=True)
-        reason = exc.reason if isinstance(exc, TransportFailed) else exc.message
-        if not exc.sent:
-            return Unreachable(f"Cannot connect to {SERVER} at {self._where} ({reason})")
-        return Unreachable(f"The connection to {SERVER} at {self._where} failed ({reason}); {MAY}", sent=True)
+            return exchange_failure(exc, server=SERVER, where=self._where, timeout_s=self.backend.timeout_s, may=MAY)
 
     async def probe(self, station: str | None = None) -> Probe:
         """GET work order 0 (read-only): a JSON 404 or a 200 means the API took the token.
@@ -606,9 +532,9 @@ class ScantrustConnector:
             lines = (answer.title + ".",) + answer.details if isinstance(answer, Rejected) else ()
             return Probe(ok=False, message=f"{answered}: " + " ".join(lines), problem="token", **common)
         if reply.status >= 500 or reply.status == 429:
-            return Probe(ok=False, message=f"{answered}: {_excerpt(reply.content)}", problem="server", **common)
+            return Probe(ok=False, message=f"{answered}: {excerpt(reply.content)}", problem="server", **common)
         return Probe(ok=False, message=f"{answered}, not like the Scantrust work-order API: "
-                                       f"{_excerpt(reply.content) or '(empty body)'}",
+                                       f"{excerpt(reply.content) or '(empty body)'}",
                      problem="base_url" if reply.status == 404 else "answer", **common)
 
     async def aclose(self) -> None:

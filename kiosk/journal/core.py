@@ -507,7 +507,8 @@ class Journal:
 # the (status, id) index and reads every done row of the journal.
 _PRUNE_SCANS = (f"DELETE FROM scans WHERE id IN (SELECT id FROM scans INDEXED BY scans_ts WHERE ts < ? "
                 f"AND status IN ({', '.join('?' * len(PRUNABLE_STATUSES))}) ORDER BY ts LIMIT ?)")
-_PRUNE_EVENTS = "DELETE FROM events WHERE id IN (SELECT id FROM events INDEXED BY events_ts WHERE ts < ? ORDER BY ts LIMIT ?)"
+_PRUNE_EVENTS = ("DELETE FROM events WHERE id IN "
+                 "(SELECT id FROM events INDEXED BY events_ts WHERE ts < ? ORDER BY ts LIMIT ?)")
 
 
 def _connect(database: str, path: Path, *, uri: bool = False) -> sqlite3.Connection:

@@ -139,7 +139,8 @@ def legacy_fields(order_number: str | None, tray_number: str | None, po_number: 
     """The v1 job-track numbers as display fields, only those that are not empty."""
     values = (order_number, tray_number, po_number)
     return [{"key": key, "label": label, "value": str(value)}
-            for (key, label), value in zip(LEGACY_FIELDS, values) if value is not None and str(value) != ""]
+            for (key, label), value in zip(LEGACY_FIELDS, values, strict=True)
+            if value is not None and str(value) != ""]
 
 
 _ORDER_ONLY = '[{"key": "order_number", "label": "Order", "value": '
@@ -195,7 +196,7 @@ def column_values(changes: Mapping[str, Any]) -> dict[str, Any]:
 
 def row_values(row: tuple) -> dict[str, Any]:
     """A stored row as ScanRow's fields by name, JSON columns decoded."""
-    values = dict(zip(SCAN_FIELDS, row))
+    values = dict(zip(SCAN_FIELDS, row, strict=True))
     values["details"] = _json_tuple(values["details"])
     values["fields"] = _json_tuple(values["fields"])
     values["request"] = json.loads(values["request"]) if values["request"] is not None else None

@@ -190,7 +190,8 @@ class SimServer:
     def start(self) -> "SimServer":
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_S}, name=f"sim-{self.port}", daemon=True
+                target=self._server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_S},
+                name=f"sim-{self.port}", daemon=True,
             )
             self._thread.start()
         return self

@@ -38,8 +38,8 @@ from textual.widget import Widget
 
 from devices.events import DeviceEvent, Scanner
 from kiosk.config import Config
-from kiosk.feedback import Feedback
 from kiosk.connectors.base import DisplayField
+from kiosk.feedback import Feedback
 from kiosk.inbox import ScanInbox
 from kiosk.outcomes import Outcome, headline, style
 from kiosk.results import ScanResult
@@ -315,7 +315,7 @@ class KioskApp(App[int], inherit_bindings=False):
             facts = plain(result.title, "bold") + Text("\n") + result_facts(result)
         elif result.outcome == Outcome.QUEUED:
             self._panel_waiting = self._waiting_for(result)
-            facts = Text(f"Saved. Will be sent when the connection is back. {self._panel_waiting} waiting\n",
+            facts = Text(f"{result.title} {self._panel_waiting} waiting\n",
                          style="bold") + result_facts(result, skip_details=1)
         else:
             facts = result_facts(result)

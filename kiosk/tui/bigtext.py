@@ -142,7 +142,7 @@ def _draw_line(line: str, size: Scale) -> list[str]:
         cells = []
         for g in glyphs:
             upper, lower = g[top], g[top + 1] if top + 1 < 5 else "..."
-            cells.append("".join(_HALF[(a == "#", b == "#")] for a, b in zip(upper, lower)))
+            cells.append("".join(_HALF[(a == "#", b == "#")] for a, b in zip(upper, lower, strict=True)))
         out.append(" ".join(cells))
     return out
 

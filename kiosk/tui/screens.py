@@ -535,8 +535,8 @@ def config_summary(config: Config) -> Text:
             f"offline {p.offline}; ack barcode {p.ack_barcode}; manual entry {p.allow_manual}"))
     lead = config.lead
     text.append("\nLead: ", style="bold")
-    text.append_text(plain(f"PIN {'set' if lead.pin_hash or lead.pin_hash_env else 'not set'}"
-                           f"{' (hash from environment variable ' + lead.pin_hash_env + ')' if lead.pin_hash_env else ''}"
+    pin_env = f" (hash from environment variable {lead.pin_hash_env})" if lead.pin_hash_env else ""
+    text.append_text(plain(f"PIN {'set' if lead.pin_hash or lead.pin_hash_env else 'not set'}{pin_env}"
                            f"; badge pattern {lead.badge_pattern}; idle {lead.idle_s} s"))
     for s in config.scanners:
         text.append("\nScanner ", style="bold")

@@ -19,8 +19,8 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from devices.text import visible, visible_bytes
-from kiosk.journal import JournalError
 from kiosk.connectors.base import DisplayField
+from kiosk.journal import JournalError
 from kiosk.outcomes import STYLES, counter_totals, style
 from kiosk.results import ScanResult
 from kiosk.tui.bigtext import BigText
@@ -204,7 +204,7 @@ class ScanHistory(Static):
 
     def _line(self, cells: list[Text], mark: Text, message_width: int) -> Text:
         line = Text()
-        for cell, cell_width in zip(cells, (*self.WIDTHS, message_width)):
+        for cell, cell_width in zip(cells, (*self.WIDTHS, message_width), strict=True):
             cell = cell.copy()
             cell.truncate(cell_width - 1, overflow="ellipsis", pad=True)
             line.append_text(cell)
