@@ -6,12 +6,20 @@ Its own module so that the config check (``identifier_ai``) and the station's GS
 
 from __future__ import annotations
 
-from biip import ParseError
-from biip.gs1_application_identifiers import GS1ApplicationIdentifier
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from biip.gs1_application_identifiers import GS1ApplicationIdentifier
 
 
 def known_ai(ai: str) -> GS1ApplicationIdentifier | None:
-    """The Application Identifier ``ai`` exactly (biip's look-up also matches a longer text)."""
+    """The Application Identifier ``ai`` exactly (biip's look-up also matches a longer text).
+
+    biip is imported here, not at module level: it costs about 15 MB, and only a config that
+    names an ``identifier_ai`` needs it."""
+    from biip import ParseError
+    from biip.gs1_application_identifiers import GS1ApplicationIdentifier
+
     try:
         found = GS1ApplicationIdentifier.extract(ai)
     except ParseError:

@@ -32,3 +32,9 @@ def test_connectors_know_nothing_of_station_logic_or_journal(module):
 def test_station_logic_does_no_io():
     modules = loaded_modules("kiosk.station")
     assert not {"httpx", "sqlite3", "textual", "serial"} & modules
+
+
+def test_gs1_parsing_is_loaded_only_by_gs1_stations():
+    """biip costs about 15 MB and 0.1 s of start-up: a station that reads no GS1 never loads it."""
+    for module in ("kiosk.headless", "kiosk.tui.app", "kiosk.config", "kiosk.connectors.loadings"):
+        assert "biip" not in loaded_modules(module), module

@@ -48,6 +48,7 @@ from biip.gtin import Gtin
 from biip.symbology import GS1Symbology, SymbologyIdentifier
 
 from devices.aim import describe_aim
+from kiosk.connectors.base import DisplayField
 from kiosk.gs1_ai import is_known_ai as is_known_ai  # re-exported: one look-up for config and station
 from kiosk.gs1_ai import known_ai as _known
 
@@ -323,3 +324,24 @@ def identifier_for(data: Gs1Data, identifier_ai: str | None) -> str | Gs1Refusal
         return Gs1Refusal(Refusal.MISSING_ELEMENT, f"This barcode has no {_describe(identifier_ai)}, "
                                                    "which this station sends.", data)
     return value
+
+
+_REFUSAL_TITLES = {
+    Refusal.NOT_GS1: "Not a GS1 barcode",
+    Refusal.BAD_DATE: "Bad date in barcode",
+    Refusal.BAD_CHECK_DIGIT: "Bad check digit",
+    Refusal.EXPIRED: "Expired product",
+}
+
+
+def refusal_title(refusal: Gs1Refusal, identifier_ai: str | None) -> str:
+    """The operator's headline for a refused GS1 scan."""
+    if refusal.reason is Refusal.MISSING_ELEMENT:
+        named = NAMED_ELEMENTS.get(identifier_ai or "")
+        return f"No {named[1]} in barcode" if named else f"No ({identifier_ai}) in barcode"
+    return _REFUSAL_TITLES[refusal.reason]
+
+
+def display_fields(data: Gs1Data | None) -> tuple[DisplayField, ...]:
+    """The parsed elements as the labelled fields a screen shows and the journal keeps."""
+    return tuple(DisplayField(f.key, f.label, f.value) for f in data.fields()) if data else ()

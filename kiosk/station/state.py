@@ -29,7 +29,6 @@ from kiosk.connectors.base import ActionSpec, DisplayField
 from kiosk.outcomes import Outcome
 from kiosk.station.actions import Action, Audit, Expire, Reply, Send
 from kiosk.station.classify import Classified, Kind, classify, matches_any
-from kiosk.station.gs1 import NAMED_ELEMENTS, Gs1Data, Gs1Refusal, Refusal, identifier_for, parse_gs1
 from kiosk.station.pin import verify_pin
 
 _seq = itertools.count(1)
@@ -75,25 +74,6 @@ class _Held:
     at: float
     profile: str
     job: _Job
-
-
-_REFUSAL_TITLES = {
-    Refusal.NOT_GS1: "Not a GS1 barcode",
-    Refusal.BAD_DATE: "Bad date in barcode",
-    Refusal.BAD_CHECK_DIGIT: "Bad check digit",
-    Refusal.EXPIRED: "Expired product",
-}
-
-
-def _refusal_title(refusal: Gs1Refusal, identifier_ai: str | None) -> str:
-    if refusal.reason is Refusal.MISSING_ELEMENT:
-        named = NAMED_ELEMENTS.get(identifier_ai or "")
-        return f"No {named[1]} in barcode" if named else f"No ({identifier_ai}) in barcode"
-    return _REFUSAL_TITLES[refusal.reason]
-
-
-def _gs1_fields(data: Gs1Data | None) -> tuple[DisplayField, ...]:
-    return tuple(DisplayField(f.key, f.label, f.value) for f in data.fields()) if data else ()
 
 
 def _ago(seconds: float) -> str:
@@ -251,14 +231,17 @@ class Station:
             return _Job(scan.text)
         if today is None:
             raise ValueError("a gs1 profile needs today's date: pass today to Station.handle")
+        # Imported here: GS1 parsing (biip) costs about 15 MB, and only GS1 stations need it.
+        from kiosk.station.gs1 import Gs1Data, display_fields, identifier_for, parse_gs1, refusal_title
+
         parsed = parse_gs1(scan.text, scan.symbology, today=today)
         if isinstance(parsed, Gs1Data):
             identifier = identifier_for(parsed, p.identifier_ai)
             if isinstance(identifier, str):
-                return _Job(identifier, _gs1_fields(parsed), parsed.values())
+                return _Job(identifier, display_fields(parsed), parsed.values())
             parsed = identifier
-        return Reply(scan, Kind.JOB, Outcome.DENIED, _refusal_title(parsed, p.identifier_ai), (parsed.message,),
-                     fields=_gs1_fields(parsed.data))
+        return Reply(scan, Kind.JOB, Outcome.DENIED, refusal_title(parsed, p.identifier_ai), (parsed.message,),
+                     fields=display_fields(parsed.data))
 
     def _send(self, scan: Scan, now: float, held: bool = False, command: str | None = None,
               argument: str | None = None, job: _Job | None = None) -> Send:
