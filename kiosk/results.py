@@ -73,9 +73,6 @@ class ScanResult:
     def must_ack(self) -> bool:
         return style(self.outcome).must_ack
 
-    def is_(self, outcome: Outcome) -> bool:
-        return self.outcome == outcome.value
-
     def as_json(self) -> str:
         data: dict[str, Any] = {name: getattr(self, name) for name in JSON_FIELDS}
         data["details"] = list(self.details)

@@ -756,12 +756,9 @@ class StationService:
 
     def send_now(self) -> bool:
         """A lead's "send queued scans now": forget every back-off and Retry-After, the
-        lane's and each waiting row's own retry time."""
+        lane's and (through ``Lane.row_wait``) each waiting row's own retry time."""
         if not self.lead_action("send_now"):
             return False
-        for row in self._read(self.journal.outbox):
-            if row.next_attempt_at is not None:
-                self._write(row.id, next_attempt_at=None)
         for lane in self.lanes.values():
             lane.unblock()
         return True

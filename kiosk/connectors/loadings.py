@@ -649,10 +649,6 @@ class Loaded(Accepted):
         return tuple(DisplayField(key, label, value) for key, label, value in shown if value)
 
 
-_Exchange = BoundedResponse
-"""An answer read whole (``kiosk.connectors.http.BoundedResponse``)."""
-
-
 def _text(value: Any) -> str:
     return "" if value is None else value if isinstance(value, str) else str(value)
 
@@ -689,7 +685,7 @@ def _refusal(data: Any, status: int, again: bool = False) -> Rejected | None:
     return Rejected(title=TITLES.get(code, code[:60] or "Refused"), details=details, http_status=status)
 
 
-def interpret(answer: _Exchange, upsert: bool, again: bool = False) -> Answer:
+def interpret(answer: BoundedResponse, upsert: bool, again: bool = False) -> Answer:
     """A create or upsert answer as an ``Answer`` (``again``: see ``_refusal``)."""
     status = answer.status
     is_json, data = _json(answer.content)
@@ -706,7 +702,7 @@ def interpret(answer: _Exchange, upsert: bool, again: bool = False) -> Answer:
     return _bad(answer, f"{SERVER} answered HTTP {status} {answer.reason}".rstrip())
 
 
-def _bad(answer: _Exchange, message: str, *, unknown: bool = False) -> BadAnswer:
+def _bad(answer: BoundedResponse, message: str, *, unknown: bool = False) -> BadAnswer:
     shown = excerpt(answer.content)
     return BadAnswer(message=f"{message}: {shown}" if shown else f"{message} (empty body)",
                      http_status=answer.status, excerpt=shown, unknown=unknown,
